@@ -1,0 +1,39 @@
+# shoal — build, test, run. `make help` lists the targets.
+GO        ?= go
+BIN       ?= bin
+GOFLAGS_BUILD := -trimpath
+export CGO_ENABLED ?= 0
+
+.PHONY: help build test test-short fuzz vet run run-one stop image bench test-k8s test-docker clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | sort
+
+build: ## build the worker and submit binaries into bin/
+	$(GO) build $(GOFLAGS_BUILD) -o $(BIN)/ ./cmd/worker ./cmd/submit
+
+vet: ## go vet and the package-graph check
+	$(GO) vet ./...
+	./scripts/check-deps.sh
+
+test: vet ## the test suite: unit, integration and end-to-end (real worker processes), with -race
+	CGO_ENABLED=1 $(GO) test -race -count=1 -timeout 30m ./...
+	./scripts/fuzz-short.sh
+
+test-short: ## unit tests only (no worker processes)
+	CGO_ENABLED=1 $(GO) test -race -short -count=1 ./...
+
+fuzz: ## run every fuzz target for FUZZTIME (default 30s) each
+	FUZZTIME=$${FUZZTIME:-30s} ./scripts/fuzz-short.sh
+
+run: build ## a local 3-node cluster on 127.0.0.1-3 doing real work; Ctrl-C drains it
+	./scripts/run-local.sh 3
+
+run-one: build ## a one-node cluster on 127.0.0.1 with a demo submission
+	./scripts/run-local.sh 1
+
+image: ## the container image shoal:local (FROM scratch around static binaries)
+	./scripts/build-image.sh
+
+clean: ## remove build output
+	rm -rf $(BIN) run

@@ -1,0 +1,723 @@
+package cluster
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/rs/zerolog"
+
+	"github.com/shoal-dev/shoal/pkg/cluster/lease"
+	"github.com/shoal-dev/shoal/pkg/cluster/olricstore"
+	"github.com/shoal-dev/shoal/pkg/cluster/placement"
+	"github.com/shoal-dev/shoal/pkg/discovery"
+	"github.com/shoal-dev/shoal/pkg/jobs"
+)
+
+// ErrStopped is returned by operations on a node that has stopped.
+var ErrStopped = errors.New("cluster: node stopped")
+
+// Internal subjects. Private subjects carry the target incarnation's ID.
+const (
+	subjectHeartbeat = "shoal.int.hb"
+	subjectNodeFmt   = "shoal.n.%s.%s" // node ID, operation
+)
+
+func nodeSubject(id, op string) string { return fmt.Sprintf(subjectNodeFmt, id, op) }
+
+// Node is one shoal worker: it joins the cluster, owns its share of the
+// shards, runs their jobs, and serves the NATS API.
+type Node struct {
+	cfg  Config
+	log  zerolog.Logger
+	now  func() time.Time
+	id   string // incarnation: name#random
+	reg  *jobs.Registry
+	exec *jobs.Executor
+	met  *metrics
+
+	startOnce sync.Once
+	stopOnce  sync.Once
+	ctx       context.Context
+	cancel    context.CancelFunc
+	wg        sync.WaitGroup
+	fwd       sync.WaitGroup // completions on their way to other owners
+	done      chan struct{}
+
+	bus     *bus
+	http    *httpServer
+	watcher *discovery.Watcher
+
+	// store is the embedded Olric node; swapped when healing a split.
+	storeMu sync.RWMutex
+	store   *olricstore.Node
+
+	state     atomic.Value // NodeState
+	joined    atomic.Bool
+	readyFlag atomic.Bool
+
+	mu        sync.Mutex
+	peers     map[string]peerEntry // by node name
+	plan      []string             // owner name per shard, as last adopted
+	members   []string             // active members of the adopted plan
+	set       settler
+	shards    map[int]*shardRun // shards this node wants or serves
+	planAt    time.Time
+	rebalance *rebalanceLog
+	hbSeq     uint64
+	olricSize int
+	clusterID string
+	synced    bool
+	syncedAt  int // Olric member count the node last resnapshotted for
+
+	readyMu  sync.Mutex
+	readyQ   []int
+	inReadyQ map[int]bool
+	wake     chan struct{}
+
+	subs []*nats.Subscription
+}
+
+// New validates cfg and builds a node. Start brings it up.
+func New(cfg Config) (*Node, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	log := cfg.Logger.With().Str("node", cfg.Name).Logger()
+	exec, err := jobs.NewExecutor(jobs.ExecutorConfig{Concurrency: cfg.Concurrency, DefaultTimeout: cfg.DefaultTimeout}, cfg.Registry, log)
+	if err != nil {
+		return nil, fmt.Errorf("cluster: executor: %w", err)
+	}
+	var rnd [3]byte
+	_, _ = rand.Read(rnd[:])
+	n := &Node{
+		cfg:      cfg,
+		log:      log,
+		now:      cfg.Now,
+		id:       cfg.Name + "#" + hex.EncodeToString(rnd[:]),
+		reg:      cfg.Registry,
+		exec:     exec,
+		peers:    map[string]peerEntry{},
+		shards:   map[int]*shardRun{},
+		inReadyQ: map[int]bool{},
+		wake:     make(chan struct{}, 1),
+		done:     make(chan struct{}),
+		set:      settler{quiet: cfg.Settle, max: cfg.MaxSettle},
+	}
+	n.state.Store(StateJoining)
+	n.met = newMetrics(cfg.Metrics, n)
+	return n, nil
+}
+
+// ID returns this incarnation's runner ID (name#random).
+func (n *Node) ID() string { return n.id }
+
+// Name returns the node's name.
+func (n *Node) Name() string { return n.cfg.Name }
+
+// State returns the node's current state.
+func (n *Node) State() NodeState { return n.state.Load().(NodeState) }
+
+// Done is closed when the node has stopped.
+func (n *Node) Done() <-chan struct{} { return n.done }
+
+func (n *Node) getStore() *olricstore.Node {
+	n.storeMu.RLock()
+	defer n.storeMu.RUnlock()
+	return n.store
+}
+
+// Start brings the node up: NATS and HTTP first (so peers can probe it),
+// then formation (join an existing cluster, bootstrap one, or wait for the
+// peer whose turn it is), then the control loops and the API. It returns
+// once the node has joined a cluster.
+func (n *Node) Start(ctx context.Context) error {
+	err := errors.New("cluster: Start called twice")
+	n.startOnce.Do(func() { err = n.start(ctx) })
+	return err
+}
+
+func (n *Node) start(ctx context.Context) (err error) {
+	n.ctx, n.cancel = context.WithCancel(context.Background())
+	defer func() {
+		if err != nil {
+			n.shutdown()
+		}
+	}()
+	if n.cfg.Secret == "" {
+		n.log.Warn().Msg("SHOAL_SECRET is not set: this cluster is OPEN. Anyone who reaches its ports can join it, read its jobs and submit work. Set the same --secret (SHOAL_SECRET) on every node and client.")
+	}
+	if n.bus, err = startBus(&n.cfg, n.log); err != nil {
+		return err
+	}
+	if n.http, err = startHTTP(n); err != nil {
+		return err
+	}
+	if n.cfg.Discovery != nil {
+		wcfg := discovery.DefaultWatcherConfig()
+		wcfg.Interval = n.cfg.DiscoveryInterval
+		if n.watcher, err = discovery.NewWatcher(n.cfg.Discovery, wcfg, n.log.With().Str("component", "discovery").Logger()); err != nil {
+			return fmt.Errorf("cluster: discovery: %w", err)
+		}
+		if err = n.watcher.Start(n.ctx); err != nil {
+			return fmt.Errorf("cluster: discovery: %w", err)
+		}
+	}
+	if err = n.subscribeInternal(); err != nil {
+		return err
+	}
+	n.wg.Add(1)
+	go n.heartbeatLoop()
+
+	peers, err := n.form(ctx)
+	if err != nil {
+		return err
+	}
+	if err = n.startStore(ctx, peers); err != nil {
+		return err
+	}
+	n.joined.Store(true)
+	n.state.Store(StateActive)
+	if err = n.subscribeAPI(); err != nil {
+		return err
+	}
+	n.wg.Add(3)
+	go n.controlLoop()
+	go n.dispatchLoop()
+	go n.routesLoop()
+	n.log.Info().Str("event", "started").Str("id", n.id).Str("addr", n.cfg.AdvertiseAddr).
+		Int("nats_port", n.cfg.NATSPort).Int("http_port", n.cfg.HTTPPort).Int("shards", n.cfg.Shards).
+		Strs("peers", peers).Msg("node started")
+	return nil
+}
+
+func (n *Node) startStore(ctx context.Context, peers []string) error {
+	ocfg := olricstore.DefaultConfig()
+	ocfg.Name = n.cfg.Name
+	ocfg.BindAddr = n.cfg.BindAddr
+	ocfg.AdvertiseAddr = n.cfg.AdvertiseAddr
+	ocfg.Port = n.cfg.OlricPort
+	ocfg.MemberlistPort = n.cfg.MemberlistPort
+	ocfg.Peers = peers
+	ocfg.ReplicaCount = n.cfg.ReplicaCount
+	ocfg.Secret = n.cfg.Secret
+	ocfg.Logger = n.log.With().Str("component", "olric").Logger()
+	st, err := olricstore.Start(ctx, ocfg)
+	if err != nil {
+		return fmt.Errorf("cluster: start the embedded Olric node: %w", err)
+	}
+	n.storeMu.Lock()
+	n.store = st
+	n.storeMu.Unlock()
+	n.refreshClusterID()
+	return nil
+}
+
+func (n *Node) memberlistAddr() string {
+	return net.JoinHostPort(n.cfg.AdvertiseAddr, strconv.Itoa(n.cfg.MemberlistPort))
+}
+
+func (n *Node) refreshClusterID() {
+	st := n.getStore()
+	if st == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(n.ctx, time.Second)
+	defer cancel()
+	id, err := st.ClusterID(ctx)
+	if err != nil {
+		return
+	}
+	members, err := st.Members(ctx)
+	if err != nil {
+		return
+	}
+	n.mu.Lock()
+	n.clusterID = id
+	if len(members) != n.olricSize {
+		if n.olricSize != 0 {
+			n.log.Info().Str("event", "olric_members").Int("before", n.olricSize).Int("after", len(members)).Msg("Olric membership changed")
+			// Every held shard is written again so that its log has its
+			// full replica count on the members that remain.
+			for _, sr := range n.shards {
+				sr.requestSnapshot()
+			}
+		}
+		n.olricSize = len(members)
+	}
+	n.mu.Unlock()
+}
+
+// selfHeartbeat builds this node's heartbeat. Callers hold n.mu.
+func (n *Node) selfHeartbeatLocked() heartbeat {
+	held := 0
+	for _, sr := range n.shards {
+		if sr.isServing() {
+			held++
+		}
+	}
+	hb := heartbeat{
+		Name:           n.cfg.Name,
+		ID:             n.id,
+		Addr:           n.cfg.AdvertiseAddr,
+		HTTPPort:       n.cfg.HTTPPort,
+		MemberlistAddr: n.memberlistAddr(),
+		ClusterID:      n.clusterID,
+		ClusterSize:    n.olricSize,
+		State:          n.State(),
+		Shards:         n.cfg.Shards,
+		Held:           held,
+		Running:        n.exec.Running(),
+		RunningIDs:     n.exec.RunningIDs(),
+		Types:          n.reg.Types(),
+		Seq:            n.hbSeq,
+	}
+	hb.Synced, hb.SyncedMembers = n.syncedLocked()
+	return hb
+}
+
+func (n *Node) heartbeatLoop() {
+	defer n.wg.Done()
+	t := time.NewTicker(n.cfg.HeartbeatInterval)
+	defer t.Stop()
+	for {
+		n.mu.Lock()
+		n.hbSeq++
+		hb := n.selfHeartbeatLocked()
+		n.mu.Unlock()
+		if data, err := json.Marshal(hb); err == nil {
+			_ = n.bus.conn.Publish(subjectHeartbeat, data)
+		}
+		select {
+		case <-n.ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+func (n *Node) onHeartbeat(m *nats.Msg) {
+	var hb heartbeat
+	if err := json.Unmarshal(m.Data, &hb); err != nil || hb.Name == "" || hb.Name == n.cfg.Name && hb.ID == n.id {
+		return
+	}
+	now := n.now()
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	old, ok := n.peers[hb.Name]
+	if ok && old.hb.ID == hb.ID && hb.Seq < old.hb.Seq {
+		return
+	}
+	if hb.Shards != n.cfg.Shards && (!ok || old.hb.Shards != hb.Shards) {
+		n.log.Error().Str("peer", hb.Name).Int("peer_shards", hb.Shards).Int("shards", n.cfg.Shards).
+			Msg("a peer uses another shard count: it is ignored. Every node of a cluster must run with the same --shards")
+	}
+	if hb.Shards != n.cfg.Shards {
+		return
+	}
+	n.peers[hb.Name] = peerEntry{hb: hb, seen: now}
+}
+
+// subscribeInternal subscribes the node-to-node subjects.
+func (n *Node) subscribeInternal() error {
+	nc := n.bus.conn
+	handlers := map[string]nats.MsgHandler{
+		subjectHeartbeat:              n.onHeartbeat,
+		nodeSubject(n.id, "enqueue"):  n.async(n.onEnqueue),
+		nodeSubject(n.id, "import"):   n.async(n.onImport),
+		nodeSubject(n.id, "complete"): n.async(n.onComplete),
+		nodeSubject(n.id, "status"):   n.async(n.onStatus),
+		nodeSubject(n.id, "cancel"):   n.async(n.onCancel),
+		nodeSubject(n.id, "kill"):     n.onKill,
+		nodeSubject(n.id, "stats"):    n.async(n.onStats),
+		nodeSubject(n.id, "list"):     n.async(n.onList),
+	}
+	for subj, h := range handlers {
+		s, err := nc.Subscribe(subj, h)
+		if err != nil {
+			return fmt.Errorf("cluster: subscribe %s: %w", subj, err)
+		}
+		_ = s.SetPendingLimits(-1, -1)
+		n.subs = append(n.subs, s)
+	}
+	return nc.Flush()
+}
+
+// async runs a handler in its own goroutine so that one slow request does
+// not hold up the subscription.
+func (n *Node) async(h nats.MsgHandler) nats.MsgHandler {
+	return func(m *nats.Msg) {
+		n.wg.Add(1)
+		go func() {
+			defer n.wg.Done()
+			h(m)
+		}()
+	}
+}
+
+// routesLoop keeps the NATS routes pointed at the peers that discovery sees.
+func (n *Node) routesLoop() {
+	defer n.wg.Done()
+	if n.watcher == nil {
+		<-n.ctx.Done()
+		return
+	}
+	apply := func(peers []discovery.Peer) {
+		var routes []string
+		for _, p := range peers {
+			if p.Host == n.cfg.AdvertiseAddr || p.Host == n.cfg.Name {
+				continue
+			}
+			routes = append(routes, net.JoinHostPort(p.Host, strconv.Itoa(n.cfg.NATSClusterPort)))
+		}
+		n.bus.setRoutes(routes)
+	}
+	apply(n.watcher.Peers())
+	for {
+		select {
+		case <-n.ctx.Done():
+			return
+		case peers := <-n.watcher.Updates():
+			apply(peers)
+		}
+	}
+}
+
+// controlLoop adopts membership views (coalesced), computes the plan and
+// starts or stops shard runners; it also drives healing.
+func (n *Node) controlLoop() {
+	defer n.wg.Done()
+	t := time.NewTicker(50 * time.Millisecond)
+	defer t.Stop()
+	idTick := time.NewTicker(500 * time.Millisecond)
+	defer idTick.Stop()
+	var healSince time.Time
+	var healTarget string
+	for {
+		select {
+		case <-n.ctx.Done():
+			return
+		case <-idTick.C:
+			n.refreshClusterID()
+			n.reconcileRunners()
+			continue
+		case <-t.C:
+		}
+		now := n.now()
+		n.mu.Lock()
+		self := n.selfHeartbeatLocked()
+		members := activeMembers(self, n.peers, now, n.cfg.HeartbeatTimeout)
+		other, found := biggerCluster(self, n.peers, now, n.cfg.HeartbeatTimeout)
+		adopt := n.set.observe(strings.Join(members, ","), now)
+		n.mu.Unlock()
+
+		if found && self.State == StateActive {
+			if other.ID != healTarget {
+				healTarget, healSince = other.ID, now
+			}
+			if now.Sub(healSince) >= 3*time.Second {
+				n.heal(other)
+				healTarget = ""
+				continue
+			}
+		} else {
+			healTarget = ""
+		}
+		if adopt {
+			n.adopt(members)
+		}
+	}
+}
+
+// adopt makes members the current view: computes the plan and starts or
+// stops shard runners accordingly.
+func (n *Node) adopt(members []string) {
+	if len(members) == 0 {
+		// Nobody is active (every node is draining): keep the current
+		// owners so that running jobs can still report.
+		return
+	}
+	pcfg := placement.DefaultConfig()
+	pcfg.Shards = n.cfg.Shards
+	var plan []string
+	if len(members) > 0 {
+		var err error
+		plan, err = placement.Assign(pcfg, members)
+		if err != nil {
+			n.log.Error().Err(err).Msg("placement failed")
+			return
+		}
+	}
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	before := n.members
+	n.plan = plan
+	n.members = members
+	n.planAt = n.now()
+	var gained, lost []int
+	want := map[int]bool{}
+	for s, owner := range plan {
+		if owner == n.cfg.Name {
+			want[s] = true
+		}
+	}
+	for s := range want {
+		if _, ok := n.shards[s]; !ok {
+			gained = append(gained, s)
+			sr := newShardRun(n, s)
+			n.shards[s] = sr
+			n.wg.Add(1)
+			go sr.run()
+		}
+	}
+	for s, sr := range n.shards {
+		if !want[s] {
+			lost = append(lost, s)
+			sr.release()
+		}
+	}
+	sort.Ints(gained)
+	sort.Ints(lost)
+	if len(gained) == 0 && len(lost) == 0 && len(before) > 0 {
+		return
+	}
+	n.rebalance = &rebalanceLog{
+		start: n.now(), before: before, after: members, gained: gained, lost: lost,
+		pending: map[int]bool{},
+	}
+	for _, s := range gained {
+		n.rebalance.pending[s] = true
+	}
+	n.met.rebalances.Inc()
+	n.maybeFinishRebalanceLocked()
+}
+
+// rebalanceLog accumulates what one rebalance did until its gained shards
+// are all served, then logs one line.
+type rebalanceLog struct {
+	start           time.Time
+	before, after   []string
+	gained, lost    []int
+	pending         map[int]bool
+	jobsIn, jobsOut int
+}
+
+func (n *Node) shardLoaded(s, jobsLoaded int) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if r := n.rebalance; r != nil && r.pending[s] {
+		delete(r.pending, s)
+		r.jobsIn += jobsLoaded
+		n.maybeFinishRebalanceLocked()
+	}
+}
+
+func (n *Node) shardReleased(jobsOut int) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if r := n.rebalance; r != nil {
+		r.jobsOut += jobsOut
+	}
+}
+
+func (n *Node) maybeFinishRebalanceLocked() {
+	r := n.rebalance
+	if r == nil || len(r.pending) > 0 {
+		return
+	}
+	n.rebalance = nil
+	took := n.now().Sub(r.start)
+	n.log.Info().Str("event", "rebalance").
+		Strs("members_before", r.before).Strs("members_after", r.after).
+		Ints("shards_gained", r.gained).Ints("shards_lost", r.lost).
+		Int("gained", len(r.gained)).Int("lost", len(r.lost)).
+		Int("jobs_moved_in", r.jobsIn).Int("jobs_moved_out", r.jobsOut).
+		Int64("took_ms", took.Milliseconds()).
+		Msgf("rebalance: %d members -> %d, gained %d shards, lost %d", len(r.before), len(r.after), len(r.gained), len(r.lost))
+	n.publishClusterEvent("rebalance", fmt.Sprintf("members %d -> %d, gained %d, lost %d, took %dms",
+		len(r.before), len(r.after), len(r.gained), len(r.lost), took.Milliseconds()))
+}
+
+// syncedLocked reports whether every shard the plan gives this node is
+// served and has been snapshotted since the last Olric membership change.
+func (n *Node) syncedLocked() (bool, int) {
+	if n.State() != StateActive {
+		// A draining node owns nothing; it is in sync once it let go of everything.
+		return len(n.shards) == 0, n.olricSize
+	}
+	for s, owner := range n.plan {
+		if owner != n.cfg.Name {
+			continue
+		}
+		sr := n.shards[s]
+		if sr == nil || !sr.isServing() || sr.snapshotPending() {
+			return false, n.olricSize
+		}
+	}
+	return len(n.plan) > 0, n.olricSize
+}
+
+// ownerOf returns the node ID the current plan gives shard to, and whether
+// that is this node.
+func (n *Node) ownerOf(shard int) (id string, self bool, ok bool) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if shard >= len(n.plan) {
+		return "", false, false
+	}
+	name := n.plan[shard]
+	if name == n.cfg.Name {
+		return n.id, true, true
+	}
+	p, found := n.peers[name]
+	if !found {
+		return "", false, false
+	}
+	return p.hb.ID, false, true
+}
+
+// served returns the shard's runner if this node serves it now.
+func (n *Node) served(shard int) *shardRun {
+	n.mu.Lock()
+	sr := n.shards[shard]
+	n.mu.Unlock()
+	if sr == nil || !sr.isServing() {
+		return nil
+	}
+	return sr
+}
+
+// clusterTypes is the set of job types some node of the cluster can run.
+func (n *Node) clusterTypes() map[string]bool {
+	out := map[string]bool{}
+	for _, t := range n.reg.Types() {
+		out[t] = true
+	}
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	now := n.now()
+	for _, p := range n.peers {
+		if now.Sub(p.seen) <= n.cfg.HeartbeatTimeout && p.hb.ClusterID == n.clusterID {
+			for _, t := range p.hb.Types {
+				out[t] = true
+			}
+		}
+	}
+	return out
+}
+
+// reconcileRunners requeues jobs whose runner is gone: a crashed peer, or
+// a runner that no longer lists a job it was said to run (its completion was
+// lost).
+func (n *Node) reconcileRunners() {
+	n.mu.Lock()
+	self := n.selfHeartbeatLocked()
+	live := liveRunners(self, n.peers, n.now(), n.cfg.HeartbeatTimeout)
+	runningBy := map[string]map[string]bool{}
+	for _, p := range n.peers {
+		if live[p.hb.ID] {
+			set := map[string]bool{}
+			for _, id := range p.hb.RunningIDs {
+				set[id] = true
+			}
+			runningBy[p.hb.ID] = set
+		}
+	}
+	var srs []*shardRun
+	for _, sr := range n.shards {
+		srs = append(srs, sr)
+	}
+	n.mu.Unlock()
+	mine := map[string]bool{}
+	for _, id := range n.exec.RunningIDs() {
+		mine[id] = true
+	}
+	runningBy[n.id] = mine
+	for _, sr := range srs {
+		sr.reconcile(live, runningBy)
+	}
+}
+
+// Stop drains the node (hands its shards and unfinished jobs to the rest of
+// the cluster), leaves, and shuts down, within DrainTimeout + LeaveTimeout.
+// It is safe to call more than once and from several goroutines.
+func (n *Node) Stop() {
+	n.stopOnce.Do(func() {
+		if n.ctx == nil {
+			close(n.done)
+			return
+		}
+		if n.joined.Load() {
+			n.drain()
+		}
+		n.shutdown()
+	})
+	<-n.done
+}
+
+// Kill stops the node at once without a drain, as a crash would (tests).
+func (n *Node) Kill() {
+	n.stopOnce.Do(func() { n.shutdown() })
+	<-n.done
+}
+
+func (n *Node) shutdown() {
+	if n.cancel != nil {
+		n.cancel()
+	}
+	for _, s := range n.subs {
+		_ = s.Unsubscribe()
+	}
+	stopCtx, cancel := context.WithTimeout(context.Background(), time.Second)
+	n.exec.Stop(stopCtx)
+	cancel()
+	if n.watcher != nil {
+		n.watcher.Stop()
+	}
+	n.wg.Wait()
+	if st := n.getStore(); st != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		_ = st.Shutdown(ctx)
+		cancel()
+	}
+	if n.http != nil {
+		n.http.close()
+	}
+	if n.bus != nil {
+		n.bus.close()
+	}
+	select {
+	case <-n.done:
+	default:
+		close(n.done)
+	}
+}
+
+// leaseStore returns the lease store of the current Olric node.
+func (n *Node) leaseStore() lease.Store {
+	st := n.getStore()
+	if st == nil {
+		return nil
+	}
+	return st.Leases()
+}
+
+// logStore returns the log store of the current Olric node.
+func (n *Node) logStore() jobs.LogStore {
+	st := n.getStore()
+	if st == nil {
+		return nil
+	}
+	return st.LogStore()
+}

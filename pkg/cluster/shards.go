@@ -1,0 +1,636 @@
+package cluster
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/shoal-dev/shoal/pkg/cluster/lease"
+	"github.com/shoal-dev/shoal/pkg/jobs"
+)
+
+// errNotServing is returned for a shard this node does not serve (any more).
+var errNotServing = errors.New("cluster: shard not served here")
+
+// shardRun carries out the life of one shard on this node: take the lease,
+// load the log, serve (group-commit every change), renew, and hand off.
+type shardRun struct {
+	n  *Node
+	id int
+
+	ctx    context.Context // cancelled to release the shard
+	cancel context.CancelFunc
+
+	mu        sync.Mutex
+	shard     *jobs.Shard
+	serving   bool
+	releasing bool
+	lease     lease.Lease
+	epoch     uint64
+	seq       uint64 // last segment written
+	buf       []jobs.Record
+	waiters   []chan error
+	sinceSnap int
+	snapReq   bool
+	missing   map[string]time.Time // running jobs their runner does not list
+
+	kick chan struct{}
+	full chan struct{}
+	idle chan struct{} // closed and replaced by the flusher when the buffer is empty
+}
+
+func newShardRun(n *Node, id int) *shardRun {
+	ctx, cancel := context.WithCancel(n.ctx)
+	return &shardRun{
+		n: n, id: id, ctx: ctx, cancel: cancel,
+		kick:    make(chan struct{}, 1),
+		full:    make(chan struct{}, 1),
+		missing: map[string]time.Time{},
+	}
+}
+
+func (sr *shardRun) isServing() bool {
+	sr.mu.Lock()
+	defer sr.mu.Unlock()
+	return sr.serving
+}
+
+func (sr *shardRun) snapshotPending() bool {
+	sr.mu.Lock()
+	defer sr.mu.Unlock()
+	return sr.snapReq
+}
+
+func (sr *shardRun) requestSnapshot() {
+	sr.mu.Lock()
+	if sr.serving {
+		sr.snapReq = true
+	}
+	sr.mu.Unlock()
+	sr.kickFlush()
+}
+
+// release asks the runner to hand the shard off (graceful move).
+func (sr *shardRun) release() {
+	sr.mu.Lock()
+	sr.releasing = true
+	sr.mu.Unlock()
+	sr.cancel()
+}
+
+func (sr *shardRun) kickFlush() {
+	select {
+	case sr.kick <- struct{}{}:
+	default:
+	}
+}
+
+// opTimeout bounds one call to Olric so that a dead peer cannot stall a loop.
+const opTimeout = 2 * time.Second
+
+func (sr *shardRun) opCtx() (context.Context, context.CancelFunc) {
+	return context.WithTimeout(sr.n.ctx, opTimeout)
+}
+
+func (sr *shardRun) rules() lease.Rules {
+	r := lease.DefaultRules()
+	r.TTL = sr.n.cfg.LeaseTTL
+	r.RenewEvery = sr.n.cfg.LeaseTTL / 4
+	r.SafetyMargin = sr.n.cfg.LeaseTTL / 5
+	return r
+}
+
+func (sr *shardRun) run() {
+	n := sr.n
+	defer n.wg.Done()
+	defer sr.finish()
+	rules := sr.rules()
+
+	// 1. Take the lease. The previous owner releases it on a graceful move;
+	// after a crash it expires within the TTL.
+	var l lease.Lease
+	for {
+		if sr.ctx.Err() != nil {
+			return
+		}
+		ls := n.leaseStore()
+		if ls != nil {
+			ctx, cancel := sr.opCtx()
+			var err error
+			l, err = ls.Acquire(ctx, sr.id, n.id, rules.TTL)
+			cancel()
+			if err == nil {
+				break
+			}
+			if !errors.Is(err, lease.ErrHeld) {
+				n.log.Debug().Err(err).Int("shard", sr.id).Msg("lease acquire failed; retrying")
+			}
+		}
+		select {
+		case <-sr.ctx.Done():
+			return
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+
+	// 2. Load the shard's log, requeue what ran on nodes that are gone, and
+	// write a snapshot at the new epoch so the log is whole on the current
+	// members.
+	loaded, err := sr.load(l)
+	if err != nil {
+		n.log.Warn().Err(err).Int("shard", sr.id).Msg("could not load shard; releasing the lease to retry")
+		ctx, cancel := sr.opCtx()
+		_ = n.leaseStore().Release(ctx, l)
+		cancel()
+		return
+	}
+	n.shardLoaded(sr.id, loaded)
+	n.markReady(sr.id)
+	n.kickDispatch()
+
+	flushDone := make(chan struct{})
+	go func() {
+		defer close(flushDone)
+		sr.flushLoop()
+	}()
+
+	// 3. Serve: renew the lease; stop at once if it is lost.
+	t := time.NewTicker(rules.RenewEvery / 2)
+	defer t.Stop()
+	for {
+		select {
+		case <-sr.ctx.Done():
+			sr.handoff(flushDone)
+			return
+		case <-t.C:
+		}
+		sr.mu.Lock()
+		held := sr.lease
+		sr.mu.Unlock()
+		switch rules.Decide(n.now(), &held, true) {
+		case lease.Renew:
+			ls := n.leaseStore()
+			if ls == nil {
+				continue
+			}
+			ctx, cancel := sr.opCtx()
+			nl, err := ls.Renew(ctx, held, rules.TTL)
+			cancel()
+			if err == nil {
+				sr.mu.Lock()
+				sr.lease = nl
+				sr.mu.Unlock()
+			} else if errors.Is(err, lease.ErrLost) {
+				sr.lost("lease lost to another node")
+				<-flushDone
+				return
+			}
+		case lease.Stop:
+			sr.lost("lease could not be renewed in time")
+			<-flushDone
+			return
+		}
+	}
+}
+
+// load rebuilds the shard from its snapshot and the segments after it.
+func (sr *shardRun) load(l lease.Lease) (int, error) {
+	n := sr.n
+	store := n.logStore()
+	if store == nil {
+		return 0, ErrStopped
+	}
+	shard := jobs.NewShard(sr.id, n.cfg.Shard)
+	ctx, cancel := context.WithTimeout(n.ctx, 10*time.Second)
+	defer cancel()
+	snap, err := store.ReadSnapshot(ctx, sr.id)
+	switch {
+	case errors.Is(err, jobs.ErrNotFound):
+		snap = jobs.Snapshot{Shard: sr.id}
+	case err != nil:
+		return 0, fmt.Errorf("read snapshot: %w", err)
+	default:
+		js, err := jobs.DecodeSnapshot(snap.Data)
+		if err != nil {
+			return 0, fmt.Errorf("decode snapshot of shard %d: %w", sr.id, err)
+		}
+		for _, j := range js {
+			if err := shard.Apply(jobs.Record{Op: jobs.OpUpsert, Job: j}); err != nil {
+				return 0, fmt.Errorf("apply snapshot: %w", err)
+			}
+		}
+	}
+	epoch := l.Epoch
+	if epoch <= snap.Epoch {
+		n.log.Warn().Int("shard", sr.id).Uint64("lease_epoch", l.Epoch).Uint64("snapshot_epoch", snap.Epoch).
+			Msg("lease epoch is not above the snapshot's (lost epoch counter?); continuing above the snapshot")
+		epoch = snap.Epoch + 1
+	}
+	first := snap.Epoch
+	if first == 0 {
+		first = 1
+	}
+	var old []jobs.SegmentKey
+	records := 0
+	for e := first; e < epoch; e++ {
+		keys, err := store.ListSegments(ctx, sr.id, e)
+		if err != nil {
+			return 0, fmt.Errorf("list segments of epoch %d: %w", e, err)
+		}
+		for _, k := range keys {
+			old = append(old, k)
+			if e == snap.Epoch && k.Writer == snap.Writer && k.Seq <= snap.Seq {
+				continue
+			}
+			data, err := store.ReadSegment(ctx, k)
+			if errors.Is(err, jobs.ErrNotFound) {
+				continue
+			}
+			if err != nil {
+				return 0, fmt.Errorf("read segment %v: %w", k, err)
+			}
+			recs, err := jobs.DecodeRecords(data)
+			if err != nil {
+				n.log.Error().Err(err).Interface("segment", k).Msg("corrupt segment skipped")
+				continue
+			}
+			for _, r := range recs {
+				_ = shard.Apply(r)
+				records++
+			}
+		}
+	}
+	// Jobs whose runner is gone go back to the queue (attempt counted).
+	n.mu.Lock()
+	live := liveRunners(n.selfHeartbeatLocked(), n.peers, n.now(), n.cfg.HeartbeatTimeout)
+	n.mu.Unlock()
+	requeued := 0
+	var recs []jobs.Record
+	for _, j := range shard.Running() {
+		if !live[j.Runner] {
+			_, r, err := shard.Requeue(j.ID, "runner "+j.Runner+" left", false, n.now())
+			if err == nil {
+				recs = append(recs, r)
+				requeued++
+			}
+		}
+	}
+	recs = append(recs, shard.Promote(n.now())...)
+
+	// New snapshot at the new epoch: everything read so far is covered.
+	data := jobs.EncodeSnapshot(shard.Jobs())
+	if err := store.PutSnapshot(ctx, jobs.Snapshot{Shard: sr.id, Epoch: epoch, Writer: n.id, Seq: 0, Data: data}); err != nil {
+		return 0, fmt.Errorf("write snapshot: %w", err)
+	}
+	if len(old) > 0 {
+		if err := store.DeleteSegments(ctx, old); err != nil {
+			n.log.Debug().Err(err).Int("shard", sr.id).Msg("could not drop old segments; they are read again harmlessly")
+		}
+	}
+	sr.mu.Lock()
+	sr.shard = shard
+	sr.lease = l
+	sr.epoch = epoch
+	sr.seq = 0
+	sr.serving = true
+	sr.buf = append(sr.buf, recs...)
+	sr.idle = make(chan struct{})
+	sr.mu.Unlock()
+	if len(recs) > 0 {
+		sr.kickFlush()
+	}
+	n.log.Debug().Int("shard", sr.id).Uint64("epoch", epoch).Int("jobs", shard.Len()).Int("records_replayed", records).
+		Int("requeued", requeued).Msg("shard loaded")
+	return shard.Len(), nil
+}
+
+// append adds records to the log buffer; the caller holds sr.mu. It
+// returns a channel that receives the result of the flush holding them.
+func (sr *shardRun) appendLocked(recs ...jobs.Record) chan error {
+	sr.buf = append(sr.buf, recs...)
+	ch := make(chan error, 1)
+	sr.waiters = append(sr.waiters, ch)
+	if len(sr.buf) >= sr.n.cfg.FlushMaxRecords {
+		select {
+		case sr.full <- struct{}{}:
+		default:
+		}
+	}
+	sr.kickFlush()
+	return ch
+}
+
+// appendNoWaitLocked adds records whose durability nobody waits for
+// (start, finish: they ride the next flush).
+func (sr *shardRun) appendNoWaitLocked(recs ...jobs.Record) {
+	sr.buf = append(sr.buf, recs...)
+	sr.kickFlush()
+}
+
+// flushLoop writes the buffer as segments: group commit.
+func (sr *shardRun) flushLoop() {
+	n := sr.n
+	for {
+		select {
+		case <-sr.kick:
+		case <-n.ctx.Done():
+			sr.failWaiters(ErrStopped)
+			return
+		}
+		// Let a little more gather unless the buffer is already full.
+		if n.cfg.FlushInterval > 0 {
+			t := time.NewTimer(n.cfg.FlushInterval)
+			select {
+			case <-t.C:
+			case <-sr.full:
+				t.Stop()
+			}
+		}
+		for {
+			sr.mu.Lock()
+			if !sr.serving && !sr.releasing {
+				sr.mu.Unlock()
+				sr.failWaiters(errNotServing)
+				return
+			}
+			recs, ws := sr.buf, sr.waiters
+			sr.buf, sr.waiters = nil, nil
+			seq := sr.seq + 1
+			epoch := sr.epoch
+			snap := sr.snapReq || sr.sinceSnap >= n.cfg.SnapshotRecords
+			idle := sr.idle
+			sr.mu.Unlock()
+			if len(recs) == 0 {
+				if snap {
+					sr.snapshot()
+				}
+				if idle != nil && len(ws) == 0 {
+					sr.mu.Lock()
+					if len(sr.buf) == 0 {
+						close(sr.idle)
+						sr.idle = make(chan struct{})
+					}
+					sr.mu.Unlock()
+				}
+				for _, w := range ws {
+					w <- nil
+				}
+				break
+			}
+			err := sr.writeSegment(jobs.SegmentKey{Shard: sr.id, Epoch: epoch, Writer: n.id, Seq: seq}, recs)
+			if err != nil {
+				for _, w := range ws {
+					w <- err
+				}
+				sr.lost("could not write the shard log: " + err.Error())
+				return
+			}
+			sr.mu.Lock()
+			sr.seq = seq
+			sr.sinceSnap += len(recs)
+			sr.mu.Unlock()
+			n.met.segments.Inc()
+			n.met.records.Add(float64(len(recs)))
+			for _, w := range ws {
+				w <- nil
+			}
+		}
+	}
+}
+
+// writeSegment appends one segment, retrying transient errors while the
+// lease lasts.
+func (sr *shardRun) writeSegment(key jobs.SegmentKey, recs []jobs.Record) error {
+	data := jobs.EncodeRecords(nil, recs)
+	backoff := 10 * time.Millisecond
+	for {
+		store := sr.n.logStore()
+		if store == nil {
+			return ErrStopped
+		}
+		ctx, cancel := sr.opCtx()
+		err := store.AppendSegment(ctx, key, data)
+		cancel()
+		if err == nil || errors.Is(err, jobs.ErrSegmentExists) {
+			return nil
+		}
+		sr.mu.Lock()
+		expires := sr.lease.Expires
+		sr.mu.Unlock()
+		if sr.n.ctx.Err() != nil || sr.n.now().After(expires) {
+			return err
+		}
+		sr.n.log.Warn().Err(err).Int("shard", sr.id).Msg("segment write failed; retrying")
+		time.Sleep(backoff)
+		if backoff < 200*time.Millisecond {
+			backoff *= 2
+		}
+	}
+}
+
+// snapshot compacts the shard: writes its state and drops the segments the
+// snapshot covers. Runs on the flusher goroutine, between flushes.
+func (sr *shardRun) snapshot() {
+	n := sr.n
+	store := n.logStore()
+	if store == nil {
+		return
+	}
+	sr.mu.Lock()
+	if sr.shard == nil {
+		sr.mu.Unlock()
+		return
+	}
+	js := sr.shard.Jobs()
+	seq, epoch := sr.seq, sr.epoch
+	sr.mu.Unlock()
+	ctx, cancel := context.WithTimeout(n.ctx, 10*time.Second)
+	defer cancel()
+	if err := store.PutSnapshot(ctx, jobs.Snapshot{Shard: sr.id, Epoch: epoch, Writer: n.id, Seq: seq, Data: jobs.EncodeSnapshot(js)}); err != nil {
+		n.log.Warn().Err(err).Int("shard", sr.id).Msg("snapshot failed; will retry")
+		return
+	}
+	sr.mu.Lock()
+	sr.sinceSnap = 0
+	sr.snapReq = false
+	sr.mu.Unlock()
+	n.met.snapshots.Inc()
+	keys, err := store.ListSegments(ctx, sr.id, epoch)
+	if err != nil {
+		return
+	}
+	var drop []jobs.SegmentKey
+	for _, k := range keys {
+		if k.Writer == n.id && k.Seq <= seq {
+			drop = append(drop, k)
+		}
+	}
+	if len(drop) > 0 {
+		_ = store.DeleteSegments(ctx, drop)
+	}
+}
+
+func (sr *shardRun) failWaiters(err error) {
+	sr.mu.Lock()
+	ws := sr.waiters
+	sr.waiters = nil
+	sr.mu.Unlock()
+	for _, w := range ws {
+		w <- err
+	}
+}
+
+// lost stops serving at once without writing anything: another node may
+// own the shard now.
+func (sr *shardRun) lost(why string) {
+	sr.mu.Lock()
+	was := sr.serving
+	sr.serving = false
+	sr.releasing = false
+	sr.shard = nil
+	sr.buf = nil
+	sr.mu.Unlock()
+	sr.failWaiters(errNotServing)
+	sr.cancel()
+	if was {
+		sr.n.log.Warn().Str("event", "shard_lost").Int("shard", sr.id).Str("reason", why).
+			Msg("stopped serving a shard; its running jobs report to the new owner")
+	}
+}
+
+// handoff is the graceful move: stop taking work, flush, snapshot, release.
+func (sr *shardRun) handoff(flushDone chan struct{}) {
+	n := sr.n
+	sr.mu.Lock()
+	if !sr.serving {
+		sr.mu.Unlock()
+		<-flushDone
+		return
+	}
+	sr.serving = false
+	jobsOut := 0
+	if sr.shard != nil {
+		jobsOut = sr.shard.Len()
+	}
+	sr.mu.Unlock()
+	// The flusher keeps running while releasing is set: drain the buffer.
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) {
+		sr.mu.Lock()
+		empty := len(sr.buf) == 0
+		idle := sr.idle
+		sr.mu.Unlock()
+		if empty {
+			break
+		}
+		sr.kickFlush()
+		select {
+		case <-idle:
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	sr.snapshot()
+	sr.mu.Lock()
+	sr.releasing = false
+	l := sr.lease
+	sr.shard = nil
+	sr.mu.Unlock()
+	sr.kickFlush() // lets the flusher see it is done
+	<-flushDone
+	if ls := n.leaseStore(); ls != nil {
+		ctx, cancel := sr.opCtx()
+		if err := ls.Release(ctx, l); err != nil {
+			n.log.Debug().Err(err).Int("shard", sr.id).Msg("lease release failed; it expires on its own")
+		}
+		cancel()
+	}
+	n.shardReleased(jobsOut)
+}
+
+// finish removes the runner from the node; if the plan wants the shard
+// here again, a fresh runner starts.
+func (sr *shardRun) finish() {
+	n := sr.n
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.shards[sr.id] == sr {
+		delete(n.shards, sr.id)
+	}
+	if n.ctx.Err() != nil || n.State() != StateActive {
+		return
+	}
+	if sr.id < len(n.plan) && n.plan[sr.id] == n.cfg.Name {
+		if _, ok := n.shards[sr.id]; !ok {
+			nsr := newShardRun(n, sr.id)
+			n.shards[sr.id] = nsr
+			n.wg.Add(1)
+			go nsr.run()
+		}
+	}
+}
+
+// reconcile requeues running jobs whose runner is gone, or whose runner
+// has not listed them for a while (a lost completion).
+func (sr *shardRun) reconcile(live map[string]bool, runningBy map[string]map[string]bool) {
+	n := sr.n
+	now := n.now()
+	sr.mu.Lock()
+	defer sr.mu.Unlock()
+	if !sr.serving || sr.shard == nil {
+		return
+	}
+	var recs []jobs.Record
+	seen := map[string]bool{}
+	for _, j := range sr.shard.Running() {
+		seen[j.ID] = true
+		if !live[j.Runner] {
+			if _, r, err := sr.shard.Requeue(j.ID, "runner "+j.Runner+" left", false, now); err == nil {
+				recs = append(recs, r)
+			}
+			continue
+		}
+		if set := runningBy[j.Runner]; set != nil && !set[j.ID] && now.Sub(j.StartedAt) > 2*n.cfg.HeartbeatTimeout {
+			first, ok := sr.missing[j.ID]
+			if !ok {
+				sr.missing[j.ID] = now
+				continue
+			}
+			if now.Sub(first) > 2*n.cfg.HeartbeatTimeout {
+				if _, r, err := sr.shard.Requeue(j.ID, "runner "+j.Runner+" no longer runs it", false, now); err == nil {
+					recs = append(recs, r)
+				}
+				delete(sr.missing, j.ID)
+			}
+			continue
+		}
+		delete(sr.missing, j.ID)
+	}
+	for id := range sr.missing {
+		if !seen[id] {
+			delete(sr.missing, id)
+		}
+	}
+	if len(recs) > 0 {
+		sr.appendNoWaitLocked(recs...)
+		n.markReady(sr.id)
+		n.kickDispatch()
+		n.log.Info().Str("event", "requeue").Int("shard", sr.id).Int("jobs", len(recs)).Msg("jobs whose runner is gone went back to the queue")
+	}
+}
+
+// sortedShards returns the IDs of the shards this node serves.
+func (n *Node) servedShards() []int {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	var out []int
+	for id, sr := range n.shards {
+		if sr.isServing() {
+			out = append(out, id)
+		}
+	}
+	sort.Ints(out)
+	return out
+}
