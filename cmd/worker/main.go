@@ -83,7 +83,16 @@ func run(args []string, getenv func(string) string, stderr io.Writer) int {
 		node.Kill()
 		return 1
 	}
-	s := <-sigs
+	var s os.Signal
+	select {
+	case s = <-sigs:
+	case <-node.Done():
+		if node.RestartRequested() {
+			return restartSelf(log, stderr)
+		}
+		log.Error().Msg("node stopped on its own")
+		return 1
+	}
 	log.Info().Str("signal", s.String()).Msg("draining; send the signal again to exit at once")
 	stopped := make(chan struct{})
 	go func() {
@@ -101,6 +110,19 @@ func run(args []string, getenv func(string) string, stderr io.Writer) int {
 		log.Error().Msg("drain did not finish in time; exiting")
 		return 1
 	}
+}
+
+// restartSelf re-executes the worker with the same arguments and
+// environment: healing moved this node's jobs into a bigger cluster, and a
+// fresh process joins that cluster at formation.
+func restartSelf(log zerolog.Logger, stderr io.Writer) int {
+	exe, err := os.Executable()
+	if err == nil {
+		log.Warn().Str("event", "restart").Msg("restarting to join the bigger cluster")
+		err = syscall.Exec(exe, os.Args, os.Environ())
+	}
+	fmt.Fprintf(stderr, "worker: could not restart to join the bigger cluster: %v; start it again\n", err)
+	return 1
 }
 
 // newStrategy builds the discovery strategy the flags name.

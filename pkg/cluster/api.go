@@ -153,6 +153,12 @@ func (n *Node) onSubmit(m *nats.Msg) {
 // routeEnqueue hands jobs to the owners of their shards, retrying the ones
 // whose owner is moving, and returns one result per job in order.
 func (n *Node) routeEnqueue(ctx context.Context, js []jobs.Job, imp bool) []client.SubmitResult {
+	return n.routeJobs(ctx, js, imp, n.ownerOf)
+}
+
+// routeJobs is routeEnqueue with the owner lookup given (healing routes
+// by the other cluster's placement).
+func (n *Node) routeJobs(ctx context.Context, js []jobs.Job, imp bool, ownerOf func(shard int) (string, bool, bool)) []client.SubmitResult {
 	results := make([]client.SubmitResult, len(js))
 	pending := make([]int, len(js))
 	for i := range js {
@@ -162,7 +168,7 @@ func (n *Node) routeEnqueue(ctx context.Context, js []jobs.Job, imp bool) []clie
 		byOwner := map[string][]int{}
 		var unrouted []int
 		for _, i := range pending {
-			id, _, ok := n.ownerOf(jobs.ShardOf(js[i].ID, n.cfg.Shards))
+			id, _, ok := ownerOf(jobs.ShardOf(js[i].ID, n.cfg.Shards))
 			if !ok {
 				unrouted = append(unrouted, i)
 				continue

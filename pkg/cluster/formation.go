@@ -37,6 +37,7 @@ func probeToken(secret string) string {
 // probeInfo is what GET /v1/cluster answers.
 type probeInfo struct {
 	Name           string `json:"name"`
+	Addr           string `json:"addr"`
 	ID             string `json:"id"`
 	Joined         bool   `json:"joined"`
 	ClusterID      string `json:"cluster_id"`
@@ -66,24 +67,33 @@ type formDecision struct {
 	Why   string
 }
 
-// decideFormation is the pure bootstrap rule. If some reachable peer is in
-// a cluster already, join the biggest such cluster (ties: lowest cluster
-// ID). Otherwise the node with the lowest name among the reachable
-// candidates that are not in a cluster bootstraps, and the others wait for
-// it; after the timeout a node bootstraps alone (healing merges later).
-func decideFormation(self string, probes []probeResult, elapsed, timeout time.Duration) formDecision {
+// decideFormation is the pure bootstrap rule, over advertised addresses.
+// If some reachable peer is in a cluster already, join the biggest such
+// cluster (ties: lowest cluster ID). Otherwise the candidate with the lowest
+// address bootstraps and the others wait for it. Until the timeout, every
+// candidate discovery lists counts, reachable or not (a peer still starting
+// must not be skipped); after it, only the reachable ones do, so a dead
+// address in a static list delays formation but does not block it.
+func decideFormation(self string, candidates []string, probes []probeResult, elapsed, timeout time.Duration) formDecision {
 	clusters := map[string][]probeInfo{}
 	lowest := self
+	if elapsed < timeout {
+		for _, c := range candidates {
+			if c < lowest {
+				lowest = c
+			}
+		}
+	}
 	for _, p := range probes {
-		if p.Refused || p.Info.Name == self {
+		if p.Refused || p.Info.Addr == self {
 			continue
 		}
 		if p.Info.Joined && p.Info.ClusterID != "" && p.Info.State != string(StateDraining) {
 			clusters[p.Info.ClusterID] = append(clusters[p.Info.ClusterID], p.Info)
 			continue
 		}
-		if p.Info.Name < lowest {
-			lowest = p.Info.Name
+		if p.Info.Addr < lowest {
+			lowest = p.Info.Addr
 		}
 	}
 	if len(clusters) > 0 {
@@ -108,7 +118,7 @@ func decideFormation(self string, probes []probeResult, elapsed, timeout time.Du
 		return formDecision{Kind: formJoin, Peers: peers, Why: "peers are in cluster " + bestID}
 	}
 	if lowest == self {
-		return formDecision{Kind: formBootstrap, Why: "lowest name among the candidates"}
+		return formDecision{Kind: formBootstrap, Why: "lowest address among the candidates"}
 	}
 	if elapsed >= timeout {
 		return formDecision{Kind: formBootstrap, Why: "waited " + timeout.String() + " for " + lowest + " to bootstrap"}
@@ -123,10 +133,19 @@ func (n *Node) form(ctx context.Context) ([]string, error) {
 		return nil, nil
 	}
 	start := time.Now()
-	refusedRounds := 0
+	refusedRounds, bootstrapRounds := 0, 0
 	lastWhy := ""
+	// Wait for discovery's first answer: deciding on an empty candidate
+	// list would make every node bootstrap alone.
+	n.watcher.Refresh()
+	waitUntil(time.Now().Add(3*time.Second), func() bool { return len(n.watcher.Peers()) > 0 })
 	for {
-		probes := n.probePeers(ctx, n.watcher.Peers())
+		peers := n.watcher.Peers()
+		probes := n.probePeers(ctx, peers)
+		var candidates []string
+		for _, p := range peers {
+			candidates = append(candidates, p.Host)
+		}
 		refused, accepted := 0, 0
 		for _, p := range probes {
 			if p.Refused {
@@ -143,17 +162,23 @@ func (n *Node) form(ctx context.Context) ([]string, error) {
 		} else {
 			refusedRounds = 0
 		}
-		d := decideFormation(n.cfg.Name, probes, time.Since(start), n.cfg.FormationTimeout)
+		d := decideFormation(n.cfg.AdvertiseAddr, candidates, probes, time.Since(start), n.cfg.FormationTimeout)
 		switch d.Kind {
 		case formJoin:
 			n.log.Info().Str("event", "formation").Str("decision", "join").Strs("peers", d.Peers).Msg(d.Why)
 			return d.Peers, nil
 		case formBootstrap:
-			if refusedRounds > 0 {
+			// Two rounds in a row, so that a peer that was just coming up
+			// is seen before this node decides it is alone.
+			bootstrapRounds++
+			if refusedRounds > 0 || bootstrapRounds < 2 {
 				break
 			}
 			n.log.Info().Str("event", "formation").Str("decision", "bootstrap").Msg(d.Why)
 			return nil, nil
+		}
+		if d.Kind != formBootstrap {
+			bootstrapRounds = 0
 		}
 		if d.Why != lastWhy {
 			n.log.Info().Str("event", "formation").Str("decision", "wait").Msg(d.Why)

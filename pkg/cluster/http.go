@@ -46,7 +46,7 @@ func startHTTP(n *Node) (*httpServer, error) {
 		}
 		n.mu.Lock()
 		info := probeInfo{
-			Name: n.cfg.Name, ID: n.id, Joined: n.joined.Load(), ClusterID: n.clusterID, ClusterSize: n.olricSize,
+			Name: n.cfg.Name, Addr: n.cfg.AdvertiseAddr, ID: n.id, Joined: n.joined.Load(), ClusterID: n.clusterID, ClusterSize: n.olricSize,
 			MemberlistAddr: n.memberlistAddr(), Shards: n.cfg.Shards, State: string(n.State()),
 		}
 		n.mu.Unlock()

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"time"
 
+	"github.com/shoal-dev/shoal/pkg/cluster/placement"
 	"github.com/shoal-dev/shoal/pkg/jobs"
 )
 
@@ -141,9 +142,13 @@ func (n *Node) othersSynced() bool {
 	return true
 }
 
-// heal moves this node into a bigger cluster it found: export what it
-// holds, restart Olric joined to the other side, and import the jobs there
-// (merged by job ID with what the other side has).
+// heal moves this node into a bigger cluster it found: hand back running
+// jobs, export what it holds into the other cluster over NATS (the owners
+// there merge each job by ID with what they have), then stop so that the
+// process restarts and joins the other cluster at formation. Olric cannot
+// join a running node to another cluster, and restarting an embedded Olric
+// inside one process proved unreliable, so the restart is a new process
+// (cmd/worker re-executes itself; see Node.RestartRequested).
 func (n *Node) heal(other otherCluster) {
 	start := time.Now()
 	n.log.Warn().Str("event", "heal").Str("other_cluster", other.ID).Int("other_size", other.Size).
@@ -151,6 +156,7 @@ func (n *Node) heal(other otherCluster) {
 		Msg("found a bigger cluster beside ours (formed apart, or a healed partition): moving our jobs into it")
 	n.state.Store(StateMerging)
 	n.publishHeartbeatNow()
+	n.publishClusterEvent("heal", n.cfg.Name+" moves its jobs into cluster "+other.ID)
 
 	// Running jobs are handed back so that they run once, on the other side.
 	for _, id := range n.exec.RunningIDs() {
@@ -174,68 +180,69 @@ func (n *Node) heal(other otherCluster) {
 		sr.mu.Unlock()
 		sr.lost("merging into cluster " + other.ID)
 	}
-	waitUntil(time.Now().Add(10*time.Second), func() bool {
-		n.mu.Lock()
-		defer n.mu.Unlock()
-		return len(n.shards) == 0
-	})
 
-	// Restart Olric joined to the other cluster.
-	if st := n.getStore(); st != nil {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		_ = st.Shutdown(ctx)
-		cancel()
-	}
-	n.mu.Lock()
-	n.plan, n.members = nil, nil
-	n.set = settler{quiet: n.cfg.Settle, max: n.cfg.MaxSettle}
-	n.olricSize = 0
-	n.clusterID = ""
-	n.mu.Unlock()
-	for attempt := 1; ; attempt++ {
-		ctx, cancel := context.WithTimeout(n.ctx, 20*time.Second)
-		err := n.startStore(ctx, other.MemberlistAddrs)
-		cancel()
-		if err == nil {
-			break
-		}
-		if n.ctx.Err() != nil {
-			return
-		}
-		n.log.Error().Err(err).Int("attempt", attempt).Msg("could not join the other cluster; retrying")
-		time.Sleep(time.Second)
-	}
-	n.state.Store(StateActive)
-	n.publishHeartbeatNow()
-
-	// Import: the owners merge each job with what they hold.
+	// Import into the other cluster, routed by its placement.
 	ctx, cancel := context.WithTimeout(n.ctx, 2*time.Minute)
 	defer cancel()
-	imported, failed := 0, 0
+	total := len(exported)
 	for len(exported) > 0 && ctx.Err() == nil {
 		batch := exported
 		if len(batch) > 500 {
 			batch = batch[:500]
 		}
-		res := n.routeEnqueue(ctx, batch, true)
+		res := n.routeJobs(ctx, batch, true, n.otherOwner(other.ID))
 		var again []jobs.Job
 		for i, r := range res {
 			if r.Error != nil {
 				again = append(again, batch[i])
-				continue
 			}
-			imported++
 		}
 		exported = append(again, exported[len(batch):]...)
 		if len(again) > 0 {
-			failed++
 			time.Sleep(100 * time.Millisecond)
 		}
 	}
-	n.log.Info().Str("event", "healed").Str("cluster", other.ID).Int("jobs_imported", imported).
+	lvl := n.log.Info()
+	if len(exported) > 0 {
+		lvl = n.log.Error()
+	}
+	lvl.Str("event", "healed").Str("cluster", other.ID).Int("jobs_imported", total-len(exported)).
 		Int("jobs_not_imported", len(exported)).Int64("took_ms", time.Since(start).Milliseconds()).
-		Msg("joined the bigger cluster and handed our jobs over")
+		Msg("handed our jobs to the bigger cluster; restarting to join it")
+	n.restart.Store(true)
+	go n.Kill()
 }
+
+// otherOwner routes by the placement of another cluster, computed from the
+// heartbeats of its active members.
+func (n *Node) otherOwner(clusterID string) func(shard int) (string, bool, bool) {
+	n.mu.Lock()
+	now := n.now()
+	ids := map[string]string{}
+	var names []string
+	for _, p := range n.peers {
+		if p.hb.ClusterID == clusterID && p.hb.State == StateActive && now.Sub(p.seen) <= n.cfg.HeartbeatTimeout {
+			ids[p.hb.Name] = p.hb.ID
+			names = append(names, p.hb.Name)
+		}
+	}
+	n.mu.Unlock()
+	pcfg := placement.DefaultConfig()
+	pcfg.Shards = n.cfg.Shards
+	plan, err := placement.Assign(pcfg, names)
+	return func(shard int) (string, bool, bool) {
+		if err != nil || shard >= len(plan) {
+			return "", false, false
+		}
+		id, ok := ids[plan[shard]]
+		return id, false, ok
+	}
+}
+
+// RestartRequested reports whether the node stopped itself to rejoin
+// another cluster (healing): the process should start again with the same
+// configuration. cmd/worker re-executes itself.
+func (n *Node) RestartRequested() bool { return n.restart.Load() }
 
 // waitUntil polls cond until it holds or the deadline passes.
 func waitUntil(deadline time.Time, cond func() bool) bool {

@@ -65,6 +65,7 @@ type Node struct {
 
 	state     atomic.Value // NodeState
 	joined    atomic.Bool
+	restart   atomic.Bool
 	readyFlag atomic.Bool
 
 	mu        sync.Mutex
@@ -80,6 +81,8 @@ type Node struct {
 	clusterID string
 	synced    bool
 	syncedAt  int // Olric member count the node last resnapshotted for
+
+	loadSlots chan struct{} // bounds concurrent shard loads
 
 	readyMu  sync.Mutex
 	readyQ   []int
@@ -102,18 +105,19 @@ func New(cfg Config) (*Node, error) {
 	var rnd [3]byte
 	_, _ = rand.Read(rnd[:])
 	n := &Node{
-		cfg:      cfg,
-		log:      log,
-		now:      cfg.Now,
-		id:       cfg.Name + "#" + hex.EncodeToString(rnd[:]),
-		reg:      cfg.Registry,
-		exec:     exec,
-		peers:    map[string]peerEntry{},
-		shards:   map[int]*shardRun{},
-		inReadyQ: map[int]bool{},
-		wake:     make(chan struct{}, 1),
-		done:     make(chan struct{}),
-		set:      settler{quiet: cfg.Settle, max: cfg.MaxSettle},
+		cfg:       cfg,
+		log:       log,
+		now:       cfg.Now,
+		id:        cfg.Name + "#" + hex.EncodeToString(rnd[:]),
+		reg:       cfg.Registry,
+		exec:      exec,
+		peers:     map[string]peerEntry{},
+		shards:    map[int]*shardRun{},
+		inReadyQ:  map[int]bool{},
+		wake:      make(chan struct{}, 1),
+		loadSlots: make(chan struct{}, 16),
+		done:      make(chan struct{}),
+		set:       settler{quiet: cfg.Settle, max: cfg.MaxSettle},
 	}
 	n.state.Store(StateJoining)
 	n.met = newMetrics(cfg.Metrics, n)
@@ -428,8 +432,7 @@ func (n *Node) controlLoop() {
 			}
 			if now.Sub(healSince) >= 3*time.Second {
 				n.heal(other)
-				healTarget = ""
-				continue
+				return
 			}
 		} else {
 			healTarget = ""

@@ -109,37 +109,25 @@ func (sr *shardRun) run() {
 	defer sr.finish()
 	rules := sr.rules()
 
-	// 1. Take the lease. The previous owner releases it on a graceful move;
-	// after a crash it expires within the TTL.
-	var l lease.Lease
-	for {
-		if sr.ctx.Err() != nil {
-			return
-		}
-		ls := n.leaseStore()
-		if ls != nil {
-			ctx, cancel := sr.opCtx()
-			var err error
-			l, err = ls.Acquire(ctx, sr.id, n.id, rules.TTL)
-			cancel()
-			if err == nil {
-				break
-			}
-			if !errors.Is(err, lease.ErrHeld) {
-				n.log.Debug().Err(err).Int("shard", sr.id).Msg("lease acquire failed; retrying")
-			}
-		}
-		select {
-		case <-sr.ctx.Done():
-			return
-		case <-time.After(50 * time.Millisecond):
-		}
+	// 1. Take the lease and load, a bounded number of shards at a time so
+	// that a node gaining a hundred shards does not let leases run out
+	// while their loads queue up behind each other.
+	select {
+	case n.loadSlots <- struct{}{}:
+	case <-sr.ctx.Done():
+		return
+	}
+	l, ok := sr.acquire(rules)
+	if !ok {
+		<-n.loadSlots
+		return
 	}
 
 	// 2. Load the shard's log, requeue what ran on nodes that are gone, and
 	// write a snapshot at the new epoch so the log is whole on the current
 	// members.
 	loaded, err := sr.load(l)
+	<-n.loadSlots
 	if err != nil {
 		n.log.Warn().Err(err).Int("shard", sr.id).Msg("could not load shard; releasing the lease to retry")
 		ctx, cancel := sr.opCtx()
@@ -157,15 +145,18 @@ func (sr *shardRun) run() {
 		sr.flushLoop()
 	}()
 
-	// 3. Serve: renew the lease; stop at once if it is lost.
-	t := time.NewTicker(rules.RenewEvery / 2)
+	// 3. Serve: renew the lease; stop at once if it is lost. The first
+	// check is immediate: the load may have used part of the lease.
+	t := time.NewTicker(rules.RenewEvery / 4)
 	defer t.Stop()
-	for {
-		select {
-		case <-sr.ctx.Done():
-			sr.handoff(flushDone)
-			return
-		case <-t.C:
+	for first := true; ; first = false {
+		if !first {
+			select {
+			case <-sr.ctx.Done():
+				sr.handoff(flushDone)
+				return
+			case <-t.C:
+			}
 		}
 		sr.mu.Lock()
 		held := sr.lease
@@ -187,11 +178,39 @@ func (sr *shardRun) run() {
 				sr.lost("lease lost to another node")
 				<-flushDone
 				return
+			} else {
+				n.log.Debug().Err(err).Int("shard", sr.id).Msg("lease renewal failed; retrying until it expires")
 			}
 		case lease.Stop:
 			sr.lost("lease could not be renewed in time")
 			<-flushDone
 			return
+		}
+	}
+}
+
+// acquire takes the shard's lease, retrying while another node holds it.
+func (sr *shardRun) acquire(rules lease.Rules) (lease.Lease, bool) {
+	n := sr.n
+	for {
+		if sr.ctx.Err() != nil {
+			return lease.Lease{}, false
+		}
+		if ls := n.leaseStore(); ls != nil {
+			ctx, cancel := sr.opCtx()
+			l, err := ls.Acquire(ctx, sr.id, n.id, rules.TTL)
+			cancel()
+			if err == nil {
+				return l, true
+			}
+			if !errors.Is(err, lease.ErrHeld) {
+				n.log.Debug().Err(err).Int("shard", sr.id).Msg("lease acquire failed; retrying")
+			}
+		}
+		select {
+		case <-sr.ctx.Done():
+			return lease.Lease{}, false
+		case <-time.After(50 * time.Millisecond):
 		}
 	}
 }
@@ -495,6 +514,7 @@ func (sr *shardRun) lost(why string) {
 	sr.mu.Unlock()
 	sr.failWaiters(errNotServing)
 	sr.cancel()
+	sr.kickFlush() // the flusher sees it is done
 	if was {
 		sr.n.log.Warn().Str("event", "shard_lost").Int("shard", sr.id).Str("reason", why).
 			Msg("stopped serving a shard; its running jobs report to the new owner")

@@ -253,3 +253,22 @@ func (b *ipBlock) take() string {
 }
 
 func natsURL(ip string) string { return "nats://" + ip + ":4222" }
+
+// runWorker runs the worker binary to completion (for usage errors).
+func runWorker(t *testing.T, args ...string) result {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, workerBin, args...)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	code := 0
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatalf("worker %v: %v", args, err)
+	}
+	return result{Stdout: out.String(), Stderr: errb.String(), Code: code}
+}
