@@ -179,6 +179,7 @@ func (n *Node) heal(other otherCluster) {
 		}
 		sr.mu.Unlock()
 		sr.lost("merging into cluster " + other.ID)
+		sr.cancel()
 	}
 
 	// Import into the other cluster, routed by its placement.

@@ -84,6 +84,9 @@ type Node struct {
 
 	loadSlots chan struct{} // bounds concurrent shard loads
 
+	handoffMu sync.Mutex
+	handoffs  map[int]handoff // final states handed over, by shard
+
 	readyMu  sync.Mutex
 	readyQ   []int
 	inReadyQ map[int]bool
@@ -115,7 +118,8 @@ func New(cfg Config) (*Node, error) {
 		shards:    map[int]*shardRun{},
 		inReadyQ:  map[int]bool{},
 		wake:      make(chan struct{}, 1),
-		loadSlots: make(chan struct{}, 16),
+		loadSlots: make(chan struct{}, 32),
+		handoffs:  map[int]handoff{},
 		done:      make(chan struct{}),
 		set:       settler{quiet: cfg.Settle, max: cfg.MaxSettle},
 	}
@@ -346,6 +350,7 @@ func (n *Node) subscribeInternal() error {
 		nodeSubject(n.id, "kill"):     n.onKill,
 		nodeSubject(n.id, "stats"):    n.async(n.onStats),
 		nodeSubject(n.id, "list"):     n.async(n.onList),
+		nodeSubject(n.id, "handoff"):  n.async(n.onHandoff),
 	}
 	for subj, h := range handlers {
 		s, err := nc.Subscribe(subj, h)

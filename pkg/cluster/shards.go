@@ -36,6 +36,7 @@ type shardRun struct {
 	sinceSnap int
 	snapReq   bool
 	missing   map[string]time.Time // running jobs their runner does not list
+	kept      []jobs.Job           // state held when the lease was lost
 
 	kick chan struct{}
 	full chan struct{}
@@ -108,53 +109,84 @@ func (sr *shardRun) run() {
 	defer n.wg.Done()
 	defer sr.finish()
 	rules := sr.rules()
-
-	// 1. Take the lease and load, a bounded number of shards at a time so
-	// that a node gaining a hundred shards does not let leases run out
-	// while their loads queue up behind each other.
-	select {
-	case n.loadSlots <- struct{}{}:
-	case <-sr.ctx.Done():
-		return
-	}
-	l, ok := sr.acquire(rules)
-	if !ok {
+	for {
+		// 1. Take the lease and load, a bounded number of shards at a time
+		// so that a node gaining a hundred shards does not let leases run
+		// out while their loads queue up behind each other.
+		select {
+		case n.loadSlots <- struct{}{}:
+		case <-sr.ctx.Done():
+			return
+		}
+		l, ok := sr.acquire(rules)
+		if !ok {
+			<-n.loadSlots
+			// Moved away while this node was taking the lease again: what it
+			// still held goes to the new owner.
+			sr.mu.Lock()
+			kept := sr.kept
+			sr.kept = nil
+			sr.mu.Unlock()
+			if kept != nil {
+				n.sendHandoff(sr.id, 0, kept)
+			}
+			return
+		}
+		// 2. Load the shard's log, adopt what this node held before it lost
+		// the lease and what the previous owner handed over, requeue what
+		// ran on nodes that are gone, and write a snapshot at the new epoch
+		// so that the log is whole on the current members.
+		loaded, err := sr.load(l)
 		<-n.loadSlots
-		return
-	}
+		if err != nil {
+			n.log.Warn().Err(err).Int("shard", sr.id).Msg("could not load shard; releasing the lease to retry")
+			ctx, cancel := sr.opCtx()
+			_ = n.leaseStore().Release(ctx, l)
+			cancel()
+			select {
+			case <-sr.ctx.Done():
+				return
+			case <-time.After(100 * time.Millisecond):
+			}
+			continue
+		}
+		n.shardLoaded(sr.id, loaded)
+		n.markReady(sr.id)
+		n.kickDispatch()
 
-	// 2. Load the shard's log, requeue what ran on nodes that are gone, and
-	// write a snapshot at the new epoch so the log is whole on the current
-	// members.
-	loaded, err := sr.load(l)
-	<-n.loadSlots
-	if err != nil {
-		n.log.Warn().Err(err).Int("shard", sr.id).Msg("could not load shard; releasing the lease to retry")
-		ctx, cancel := sr.opCtx()
-		_ = n.leaseStore().Release(ctx, l)
-		cancel()
-		return
+		// 3. Serve until the plan moves the shard away (hand off) or the
+		// lease is lost (keep the state, take the lease again).
+		if sr.serve(rules) {
+			return
+		}
+		if sr.ctx.Err() != nil {
+			return
+		}
+		n.log.Info().Int("shard", sr.id).Msg("taking the shard's lease again; the state held here is kept and merged")
 	}
-	n.shardLoaded(sr.id, loaded)
-	n.markReady(sr.id)
-	n.kickDispatch()
+}
 
+// serve renews the lease while the shard is served. It returns true after
+// a graceful hand-off, false when the lease was lost.
+func (sr *shardRun) serve(rules lease.Rules) bool {
+	n := sr.n
 	flushDone := make(chan struct{})
 	go func() {
 		defer close(flushDone)
 		sr.flushLoop()
 	}()
-
-	// 3. Serve: renew the lease; stop at once if it is lost. The first
-	// check is immediate: the load may have used part of the lease.
 	t := time.NewTicker(rules.RenewEvery / 4)
 	defer t.Stop()
+	// The first check is immediate: the load may have used part of the lease.
 	for first := true; ; first = false {
 		if !first {
 			select {
 			case <-sr.ctx.Done():
 				sr.handoff(flushDone)
-				return
+				return true
+			case <-flushDone:
+				// The flusher gave up (the log could not be written).
+				return false
 			case <-t.C:
 			}
 		}
@@ -177,14 +209,14 @@ func (sr *shardRun) run() {
 			} else if errors.Is(err, lease.ErrLost) {
 				sr.lost("lease lost to another node")
 				<-flushDone
-				return
+				return false
 			} else {
 				n.log.Debug().Err(err).Int("shard", sr.id).Msg("lease renewal failed; retrying until it expires")
 			}
 		case lease.Stop:
 			sr.lost("lease could not be renewed in time")
 			<-flushDone
-			return
+			return false
 		}
 	}
 }
@@ -223,6 +255,16 @@ func (sr *shardRun) load(l lease.Lease) (int, error) {
 		return 0, ErrStopped
 	}
 	shard := jobs.NewShard(sr.id, n.cfg.Shard)
+	sr.mu.Lock()
+	kept := sr.kept
+	sr.kept = nil
+	sr.mu.Unlock()
+	ho, haveHandoff := n.takeHandoff(sr.id)
+	if haveHandoff && kept == nil && ho.epoch > 0 && ho.epoch+1 == l.Epoch {
+		// Graceful move straight from the previous holder: its final state
+		// is the whole shard and its final snapshot is in Olric already.
+		return sr.serveFrom(shard, l, ho.jobs, true)
+	}
 	ctx, cancel := context.WithTimeout(n.ctx, 10*time.Second)
 	defer cancel()
 	snap, err := store.ReadSnapshot(ctx, sr.id)
@@ -282,22 +324,19 @@ func (sr *shardRun) load(l lease.Lease) (int, error) {
 			}
 		}
 	}
-	// Jobs whose runner is gone go back to the queue (attempt counted).
-	n.mu.Lock()
-	live := liveRunners(n.selfHeartbeatLocked(), n.peers, n.now(), n.cfg.HeartbeatTimeout)
-	n.mu.Unlock()
-	requeued := 0
-	var recs []jobs.Record
-	for _, j := range shard.Running() {
-		if !live[j.Runner] {
-			_, r, err := shard.Requeue(j.ID, "runner "+j.Runner+" left", false, n.now())
-			if err == nil {
-				recs = append(recs, r)
-				requeued++
-			}
+	// What this node held before it lost the lease, and what the previous
+	// owner handed over, win over an older log (Olric's reads can also miss
+	// keys while its partitions move).
+	adopted := 0
+	if haveHandoff {
+		kept = append(kept, ho.jobs...)
+	}
+	for _, j := range kept {
+		if _, changed := shard.Adopt(j); changed {
+			adopted++
 		}
 	}
-	recs = append(recs, shard.Promote(n.now())...)
+	recs := sr.requeueGone(shard)
 
 	// New snapshot at the new epoch: everything read so far is covered.
 	data := jobs.EncodeSnapshot(shard.Jobs())
@@ -309,6 +348,44 @@ func (sr *shardRun) load(l lease.Lease) (int, error) {
 			n.log.Debug().Err(err).Int("shard", sr.id).Msg("could not drop old segments; they are read again harmlessly")
 		}
 	}
+	sr.install(shard, l, epoch, recs)
+	n.log.Debug().Int("shard", sr.id).Uint64("epoch", epoch).Int("jobs", shard.Len()).Int("records_replayed", records).
+		Int("requeued", len(recs)).Int("adopted", adopted).Msg("shard loaded")
+	return shard.Len(), nil
+}
+
+// serveFrom starts serving a shard from a hand-off: the previous holder's
+// final state, no log to read.
+func (sr *shardRun) serveFrom(shard *jobs.Shard, l lease.Lease, js []jobs.Job, _ bool) (int, error) {
+	for _, j := range js {
+		shard.Adopt(j)
+	}
+	recs := sr.requeueGone(shard)
+	sr.install(shard, l, l.Epoch, recs)
+	sr.n.log.Debug().Int("shard", sr.id).Uint64("epoch", l.Epoch).Int("jobs", shard.Len()).Msg("shard taken over from its hand-off")
+	return shard.Len(), nil
+}
+
+// requeueGone sends back to the queue the jobs whose runner is gone
+// (attempt counted) and promotes due scheduled jobs.
+func (sr *shardRun) requeueGone(shard *jobs.Shard) []jobs.Record {
+	n := sr.n
+	n.mu.Lock()
+	live := liveRunners(n.selfHeartbeatLocked(), n.peers, n.now(), n.cfg.HeartbeatTimeout)
+	n.mu.Unlock()
+	var recs []jobs.Record
+	for _, j := range shard.Running() {
+		if !live[j.Runner] {
+			if _, r, err := shard.Requeue(j.ID, "runner "+j.Runner+" left", false, n.now()); err == nil {
+				recs = append(recs, r)
+			}
+		}
+	}
+	return append(recs, shard.Promote(n.now())...)
+}
+
+// install makes a loaded shard the served one.
+func (sr *shardRun) install(shard *jobs.Shard, l lease.Lease, epoch uint64, recs []jobs.Record) {
 	sr.mu.Lock()
 	sr.shard = shard
 	sr.lease = l
@@ -321,9 +398,6 @@ func (sr *shardRun) load(l lease.Lease) (int, error) {
 	if len(recs) > 0 {
 		sr.kickFlush()
 	}
-	n.log.Debug().Int("shard", sr.id).Uint64("epoch", epoch).Int("jobs", shard.Len()).Int("records_replayed", records).
-		Int("requeued", requeued).Msg("shard loaded")
-	return shard.Len(), nil
 }
 
 // append adds records to the log buffer; the caller holds sr.mu. It
@@ -509,11 +583,15 @@ func (sr *shardRun) lost(why string) {
 	was := sr.serving
 	sr.serving = false
 	sr.releasing = false
+	if sr.shard != nil {
+		// Keep what this node knew: if it takes the lease again, this state
+		// (with the records the log never got) is merged into what it loads.
+		sr.kept = sr.shard.Jobs()
+	}
 	sr.shard = nil
 	sr.buf = nil
 	sr.mu.Unlock()
 	sr.failWaiters(errNotServing)
-	sr.cancel()
 	sr.kickFlush() // the flusher sees it is done
 	if was {
 		sr.n.log.Warn().Str("event", "shard_lost").Int("shard", sr.id).Str("reason", why).
@@ -556,8 +634,13 @@ func (sr *shardRun) handoff(flushDone chan struct{}) {
 	sr.mu.Lock()
 	sr.releasing = false
 	l := sr.lease
+	var final []jobs.Job
+	if sr.shard != nil {
+		final = sr.shard.Jobs()
+	}
 	sr.shard = nil
 	sr.mu.Unlock()
+	n.sendHandoff(sr.id, l.Epoch, final)
 	sr.kickFlush() // lets the flusher see it is done
 	<-flushDone
 	if ls := n.leaseStore(); ls != nil {

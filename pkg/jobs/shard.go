@@ -408,6 +408,27 @@ func (s *Shard) Merge(j Job, now time.Time) (Record, bool) {
 	return Record{Op: OpUpsert, Job: j}, true
 }
 
+// Adopt takes a version of a job that a previous owner of the shard held
+// (its final hand-off snapshot, or this node's own state from before it
+// lost and re-took the lease) and keeps it if it is further along than the
+// version loaded from the log. Unlike Merge it keeps a running job running:
+// its runner is known, and the owner requeues it if that runner is gone.
+func (s *Shard) Adopt(j Job) (Record, bool) {
+	if j.ID == "" || !j.State.Valid() {
+		return Record{}, false
+	}
+	e, ok := s.jobs[j.ID]
+	if ok && (!moreAdvanced(j, e.job) || jobsEqual(j, e.job)) {
+		return Record{}, false
+	}
+	if !ok {
+		s.add(j)
+	} else {
+		s.update(e, j)
+	}
+	return Record{Op: OpUpsert, Job: j}, true
+}
+
 // jobsEqual reports whether two versions of a job are the same.
 func jobsEqual(a, b Job) bool {
 	return a.ID == b.ID && a.Type == b.Type && a.Queue == b.Queue && bytes.Equal(a.Payload, b.Payload) &&

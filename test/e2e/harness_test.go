@@ -88,8 +88,14 @@ func startWorker(t *testing.T, ip string, args ...string) *proc {
 // startWorkerEnv is startWorker with extra environment variables.
 func startWorkerEnv(t *testing.T, ip string, env []string, args ...string) *proc {
 	t.Helper()
-	logPath := filepath.Join(t.TempDir(), "worker-"+ip+".log")
-	f, err := os.Create(logPath)
+	dir := t.TempDir()
+	if keep := os.Getenv("SHOAL_E2E_LOGS"); keep != "" {
+		// Keep the workers' logs for a post-mortem.
+		dir = filepath.Join(keep, t.Name())
+		_ = os.MkdirAll(dir, 0o755)
+	}
+	logPath := filepath.Join(dir, "worker-"+ip+".log")
+	f, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
 		t.Fatal(err)
 	}

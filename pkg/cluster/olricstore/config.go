@@ -133,7 +133,7 @@ type Timing struct {
 const (
 	DefaultPort           = 3320
 	DefaultMemberlistPort = 3322
-	DefaultPartitionCount = 23
+	DefaultPartitionCount = 271
 	DefaultTableSize      = 256 << 10
 )
 

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/olric-data/olric"
@@ -50,12 +51,15 @@ const renewGuard = 20 * time.Millisecond
 type LeaseStore struct {
 	dm  olric.DMap
 	now lease.Clock
+
+	mu       sync.Mutex
+	released map[string]time.Time // tokens given up, until their TTL has passed
 }
 
 var _ lease.Store = (*LeaseStore)(nil)
 
 func newLeaseStore(dm olric.DMap, now lease.Clock) *LeaseStore {
-	return &LeaseStore{dm: dm, now: now}
+	return &LeaseStore{dm: dm, now: now, released: map[string]time.Time{}}
 }
 
 func leaseKey(shard int) string      { return leasePrefix + strconv.Itoa(shard) }
@@ -171,7 +175,27 @@ func (s *LeaseStore) Renew(ctx context.Context, l lease.Lease, ttl time.Duration
 		return lease.Lease{}, fmt.Errorf("olricstore: renew %s: %w", l, err)
 	}
 	g := parseGrant(v)
-	if !ok || g.token != string(l.Token) {
+	if !ok && s.wasReleased(l) {
+		return lease.Lease{}, fmt.Errorf("olricstore: renew %s: released: %w", l, lease.ErrLost)
+	}
+	if !ok {
+		// Olric's reads can miss a key while partitions move between
+		// members (a join, a crash): our grant may be there all the same.
+		// Re-assert it if nobody else holds one; a holder with another
+		// token makes the put fail and the lease is lost.
+		g = grant{token: string(l.Token), epoch: l.Epoch, owner: l.Owner}
+		err = s.dm.Put(ctx, leaseKey(l.Shard), g.encode(), olric.NX(), olric.PX(ttl))
+		if errors.Is(err, olric.ErrKeyFound) {
+			return lease.Lease{}, fmt.Errorf("olricstore: renew %s: %w", l, lease.ErrLost)
+		}
+		if err != nil {
+			return lease.Lease{}, fmt.Errorf("olricstore: renew %s: %w", l, err)
+		}
+		l.Expires = start.Add(ttl)
+		l.Token = append([]byte(nil), l.Token...)
+		return l, nil
+	}
+	if g.token != string(l.Token) {
 		return lease.Lease{}, fmt.Errorf("olricstore: renew %s: %w", l, lease.ErrLost)
 	}
 	err = s.dm.Put(ctx, leaseKey(l.Shard), g.encode(), olric.XX(), olric.PX(ttl))
@@ -189,6 +213,7 @@ func (s *LeaseStore) Renew(ctx context.Context, l lease.Lease, ttl time.Duration
 // Release implements lease.Store. A grant too close to its expiry is left
 // to expire rather than risk deleting a successor's.
 func (s *LeaseStore) Release(ctx context.Context, l lease.Lease) error {
+	s.markReleased(l)
 	left := l.Expires.Sub(s.now())
 	if left < renewGuard || len(l.Token) == 0 {
 		return nil
@@ -206,4 +231,25 @@ func (s *LeaseStore) Release(ctx context.Context, l lease.Lease) error {
 		return fmt.Errorf("olricstore: release %s (it expires by itself at its TTL): %w", l, err)
 	}
 	return nil
+}
+
+// markReleased remembers that this process gave a lease up, so that Renew
+// does not re-assert it.
+func (s *LeaseStore) markReleased(l lease.Lease) {
+	now := s.now()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for tok, until := range s.released {
+		if now.After(until) {
+			delete(s.released, tok)
+		}
+	}
+	s.released[string(l.Token)] = l.Expires
+}
+
+func (s *LeaseStore) wasReleased(l lease.Lease) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	_, ok := s.released[string(l.Token)]
+	return ok
 }

@@ -38,24 +38,32 @@ func TestLeasesThreeNodes(t *testing.T) {
 type multiLease struct {
 	stores []*LeaseStore
 	mu     sync.Mutex
-	next   int
 }
 
-func (m *multiLease) pick() *LeaseStore {
+// pick routes each owner to its own node, as in a cluster where every node
+// renews and releases the leases it took through its own store; different
+// owners go through different nodes.
+func (m *multiLease) pick(owner string) *LeaseStore {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	m.next++
-	return m.stores[m.next%len(m.stores)]
+	h := 0
+	for _, c := range owner {
+		h = h*31 + int(c)
+	}
+	if h < 0 {
+		h = -h
+	}
+	return m.stores[h%len(m.stores)]
 }
 
 func (m *multiLease) Acquire(ctx context.Context, shard int, owner string, ttl time.Duration) (lease.Lease, error) {
-	return m.pick().Acquire(ctx, shard, owner, ttl)
+	return m.pick(owner).Acquire(ctx, shard, owner, ttl)
 }
 
 func (m *multiLease) Renew(ctx context.Context, l lease.Lease, ttl time.Duration) (lease.Lease, error) {
-	return m.pick().Renew(ctx, l, ttl)
+	return m.pick(l.Owner).Renew(ctx, l, ttl)
 }
 
 func (m *multiLease) Release(ctx context.Context, l lease.Lease) error {
-	return m.pick().Release(ctx, l)
+	return m.pick(l.Owner).Release(ctx, l)
 }

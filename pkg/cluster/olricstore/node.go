@@ -164,6 +164,7 @@ func olricConfig(cfg Config, lw *logWriter) (*config.Config, error) {
 	oc.Client.ReadTimeout = cfg.RequestTimeout
 	oc.Client.WriteTimeout = cfg.RequestTimeout
 	oc.Client.MaxRetries = 1
+	oc.Client.PoolSize = 64
 
 	oc.DMaps = &config.DMaps{
 		TriggerCompactionInterval: cfg.CompactionInterval,

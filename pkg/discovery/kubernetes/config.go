@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/util/validation"
@@ -56,6 +57,11 @@ type Config struct {
 	// RBACHint is the file a 403 error points the user to. Default
 	// "deploy/rbac.yaml".
 	RBACHint string
+	// FirstSyncWait bounds how long a Lookup made before the first complete
+	// list waits for it (less if the Lookup's context ends first, none once
+	// an API error is known). It spares the Watcher a "not synced" error
+	// right after start. Default 5s; 0 does not wait.
+	FirstSyncWait time.Duration
 }
 
 // DefaultConfig returns the configuration that matches deploy/.
@@ -66,6 +72,7 @@ func DefaultConfig() Config {
 		NamespaceFile: ServiceAccountNamespaceFile,
 		HTTPPortName:  "http",
 		RBACHint:      "deploy/rbac.yaml",
+		FirstSyncWait: 5 * time.Second,
 	}
 }
 
@@ -101,6 +108,9 @@ func (c Config) Validate() error {
 		if errs := validation.IsDNS1123Label(c.Namespace); len(errs) > 0 {
 			return bad("namespace %q: %s", c.Namespace, strings.Join(errs, "; "))
 		}
+	}
+	if c.FirstSyncWait < 0 {
+		return bad("FirstSyncWait %v is negative", c.FirstSyncWait)
 	}
 	if c.RBACHint == "" {
 		return bad("RBACHint is empty: keep DefaultConfig's %q unless the Role lives elsewhere", DefaultConfig().RBACHint)

@@ -34,7 +34,8 @@
 // 403 is reported as an *APIError naming the missing verb, resource (with its
 // API group), namespace and identity, with a pointer to deploy/rbac.yaml; it
 // matches ErrForbidden with errors.Is. Before the first complete list, Lookup
-// returns ErrNotSynced (wrapping the API error if there is one).
+// returns ErrNotSynced (wrapping the API error if there is one); a Lookup made
+// then first waits up to Config.FirstSyncWait for that list.
 //
 // Lifecycle: New starts the informer, bound to the context it is given, and
 // returns at once; Stop (safe to call twice) or cancelling that context ends

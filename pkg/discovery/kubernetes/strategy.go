@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"sync"
+	"time"
 
 	"github.com/rs/zerolog"
 	corev1 "k8s.io/api/core/v1"
@@ -234,9 +235,9 @@ func (s *Strategy) Namespace() string { return s.namespace }
 // changes; values coalesce, so a slow reader sees one.
 func (s *Strategy) Changes() <-chan struct{} { return s.changes }
 
-// Lookup returns the peers in the informer's cache, sorted by Host. It
-// returns ErrNotSynced before the first complete list and ErrStopped after
-// Stop. While list or watch calls fail it returns the cached (last known)
+// Lookup returns the peers in the informer's cache, sorted by Host. Before
+// the first complete list it waits for it (Config.FirstSyncWait at most),
+// then returns ErrNotSynced; after Stop it returns ErrStopped. While list or watch calls fail it returns the cached (last known)
 // peers together with an *APIError: never an empty set because of an error.
 func (s *Strategy) Lookup(ctx context.Context) ([]discovery.Peer, error) {
 	if err := ctx.Err(); err != nil {
@@ -246,6 +247,9 @@ func (s *Strategy) Lookup(ctx context.Context) ([]discovery.Peer, error) {
 	case <-s.done:
 		return nil, ErrStopped
 	default:
+	}
+	if !s.informer.HasSynced() && s.cfg.FirstSyncWait > 0 && s.apiErr() == nil {
+		s.waitFirstSync(ctx)
 	}
 	apiErr := s.apiErr()
 	if !s.informer.HasSynced() {
@@ -259,6 +263,26 @@ func (s *Strategy) Lookup(ctx context.Context) ([]discovery.Peer, error) {
 		return peers, apiErr
 	}
 	return peers, nil
+}
+
+// waitFirstSync waits for the first complete list, at most FirstSyncWait,
+// and not past ctx or an API error.
+func (s *Strategy) waitFirstSync(ctx context.Context) {
+	deadline := time.NewTimer(s.cfg.FirstSyncWait)
+	defer deadline.Stop()
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for !s.informer.HasSynced() && s.apiErr() == nil {
+		select {
+		case <-ctx.Done():
+			return
+		case <-s.done:
+			return
+		case <-deadline.C:
+			return
+		case <-tick.C:
+		}
+	}
 }
 
 // Peers is the cached peer set, whatever the error state (empty before the

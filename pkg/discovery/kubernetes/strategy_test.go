@@ -208,3 +208,27 @@ func TestNewRejectsBadConfig(t *testing.T) {
 		t.Fatalf("missing kubeconfig: %v", err)
 	}
 }
+
+// A Lookup right after New waits for the first list instead of failing.
+func TestFirstLookupWaitsForTheFirstList(t *testing.T) {
+	client := fake.NewClientset(slice("shoal-cluster-abc", discoveryv1.AddressTypeIPv4, 8080, ep{addr: "10.0.0.1"}))
+	s := start(t, testConfig(), client)
+	got, err := s.Lookup(t.Context())
+	if err != nil || !reflect.DeepEqual(got, []discovery.Peer{{Host: "10.0.0.1", Port: 8080, Ready: true}}) {
+		t.Fatalf("first lookup: %+v, %v", got, err)
+	}
+
+	cfg := testConfig()
+	cfg.FirstSyncWait = 0
+	blocked := fake.NewClientset()
+	release := make(chan struct{})
+	blocked.PrependReactor("list", "endpointslices", func(k8stesting.Action) (bool, runtime.Object, error) {
+		<-release
+		return false, nil, nil
+	})
+	defer close(release)
+	s2 := start(t, cfg, blocked)
+	if _, err := s2.Lookup(t.Context()); !errors.Is(err, ErrNotSynced) {
+		t.Fatalf("FirstSyncWait 0, list pending: %v, want ErrNotSynced", err)
+	}
+}
