@@ -47,6 +47,12 @@ func (n *Node) onHandoff(m *nats.Msg) {
 	if err := json.Unmarshal(m.Data, &h); err != nil {
 		return
 	}
+	if n.State() != StateActive {
+		// A draining node will not serve the shard; the new owner reads
+		// the log the old one flushed.
+		_ = m.Respond([]byte("no"))
+		return
+	}
 	js, err := jobs.DecodeSnapshot(h.Data)
 	if err != nil {
 		n.log.Warn().Err(err).Int("shard", h.Shard).Msg("bad hand-off message ignored")

@@ -5,13 +5,11 @@ import (
 	"encoding/json"
 	"time"
 
+	"github.com/nats-io/nats.go"
+
 	"github.com/shoal-dev/shoal/pkg/cluster/placement"
 	"github.com/shoal-dev/shoal/pkg/jobs"
 )
-
-// leaveLockKey is the cluster-wide lock that makes draining nodes leave
-// Olric one at a time.
-const leaveLockKey = "shoal/leave-turn"
 
 func (n *Node) publishHeartbeatNow() {
 	n.mu.Lock()
@@ -84,59 +82,141 @@ func (n *Node) drain() {
 		Int64("took_ms", time.Since(start).Milliseconds()).Msg("drained and leaving the cluster")
 }
 
-// waitSafeToLeave takes the cluster-wide leave turn and waits until every
-// active member holds its shards, snapshotted since the last membership
-// change: only then does leaving Olric lose no copy of any log.
-func (n *Node) waitSafeToLeave(deadline time.Time) {
-	st := n.getStore()
-	if st == nil || !n.othersActive() {
-		return
-	}
-	kv := st.KV()
-	ctx, cancel := context.WithDeadline(n.ctx, deadline)
-	defer cancel()
-	var unlock func()
-	for ctx.Err() == nil {
-		h, err := kv.Lock(ctx, leaveLockKey, 10*time.Second)
-		if err == nil {
-			unlock = func() {
-				uctx, cancel := context.WithTimeout(context.Background(), time.Second)
-				defer cancel()
-				_ = kv.Unlock(uctx, h)
-			}
-			break
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	if unlock != nil {
-		defer unlock()
-	}
-	for ctx.Err() == nil {
-		n.refreshClusterID()
-		if n.othersSynced() {
-			return
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	n.log.Warn().Msg("leave deadline reached before every member reported its shards safe; leaving anyway")
+// Leaving in turn. Olric moves no data off a node that leaves, so two
+// nodes that leave Olric at the same moment can take both copies of a key
+// with them. Departures are therefore granted one at a time by a
+// coordinator, the lowest-named active member, over NATS (not Olric, which
+// the leaver is about to leave). The coordinator grants a turn only when
+// every active member (itself included) has adopted a view without any
+// draining node, serves all its shards, and has snapshotted them since the
+// Olric membership reached its current size; after a leaver is done, the
+// next turn also waits for Olric to count one member fewer, which makes
+// every owner write its shards again (two copies on the members that stay).
+
+type leaveMsg struct {
+	Name string `json:"name"`
+	Op   string `json:"op"` // "ask" or "done"
 }
 
-// othersSynced: every other active member of our cluster serves its plan
-// and has snapshotted since the Olric membership reached its current size.
-func (n *Node) othersSynced() bool {
+// waitSafeToLeave asks for the turn to leave until it is granted, nobody
+// is left to protect, or the deadline passes.
+func (n *Node) waitSafeToLeave(deadline time.Time) {
+	warned := false
+	for time.Now().Before(deadline) && n.ctx.Err() == nil {
+		coord, ok := n.leaveCoordinator()
+		if !ok {
+			return // no active member left: nothing to hand over to
+		}
+		data, _ := json.Marshal(leaveMsg{Name: n.cfg.Name, Op: "ask"})
+		msg, err := n.bus.conn.Request(nodeSubject(coord, "leave"), data, time.Second)
+		if err == nil && string(msg.Data) == "go" {
+			n.mu.Lock()
+			n.leaveCoord = coord
+			n.mu.Unlock()
+			return
+		}
+		if !warned && time.Until(deadline) < n.cfg.LeaveTimeout/2 {
+			n.log.Info().Msg("waiting for the turn to leave: the other members are still taking over shards")
+			warned = true
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	n.log.Warn().Msg("leave deadline reached before the cluster granted a turn; leaving anyway")
+}
+
+// leaveDone tells the coordinator that this node has left Olric.
+func (n *Node) leaveDone() {
+	n.mu.Lock()
+	coord := n.leaveCoord
+	n.mu.Unlock()
+	if coord == "" || n.bus == nil || n.bus.conn == nil {
+		return
+	}
+	data, _ := json.Marshal(leaveMsg{Name: n.cfg.Name, Op: "done"})
+	_, _ = n.bus.conn.Request(nodeSubject(coord, "leave"), data, time.Second)
+}
+
+// leaveCoordinator is the ID of the lowest-named active member.
+func (n *Node) leaveCoordinator() (string, bool) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	now := n.now()
+	best, id := "", ""
 	for _, p := range n.peers {
-		if p.hb.ClusterID != n.clusterID || now.Sub(p.seen) > n.cfg.HeartbeatTimeout || p.hb.State != StateActive {
-			continue
+		if p.hb.ClusterID == n.clusterID && p.hb.State == StateActive && now.Sub(p.seen) <= n.cfg.HeartbeatTimeout {
+			if best == "" || p.hb.Name < best {
+				best, id = p.hb.Name, p.hb.ID
+			}
 		}
-		if !p.hb.Synced || p.hb.SyncedMembers != n.olricSize {
+	}
+	return id, id != ""
+}
+
+// onLeave is the coordinator's side.
+func (n *Node) onLeave(m *nats.Msg) {
+	var req leaveMsg
+	if json.Unmarshal(m.Data, &req) != nil {
+		return
+	}
+	n.refreshClusterID()
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	now := n.now()
+	if req.Op == "done" {
+		if n.leaveGrant == req.Name {
+			n.leaveGrant = ""
+		}
+		_ = m.Respond([]byte("ok"))
+		return
+	}
+	if n.State() != StateActive {
+		_ = m.Respond([]byte("no"))
+		return
+	}
+	if n.leaveGrant != "" && n.leaveGrant != req.Name && now.Sub(n.leaveGrantAt) < 15*time.Second {
+		_ = m.Respond([]byte("wait"))
+		return
+	}
+	if n.leaveGrant == req.Name {
+		_ = m.Respond([]byte("go"))
+		return
+	}
+	if n.grantSize > 0 && n.olricSize >= n.grantSize && now.Sub(n.leaveGrantAt) < 15*time.Second {
+		// The previous leaver is still counted by Olric.
+		_ = m.Respond([]byte("wait"))
+		return
+	}
+	if !n.clusterSettledLocked(now) {
+		_ = m.Respond([]byte("wait"))
+		return
+	}
+	n.leaveGrant, n.leaveGrantAt, n.grantSize = req.Name, now, n.olricSize
+	n.log.Info().Str("event", "leave_turn").Str("leaver", req.Name).Int("olric_members", n.olricSize).Msg("granted a turn to leave")
+	_ = m.Respond([]byte("go"))
+}
+
+// clusterSettledLocked: every active member, this one included, has adopted
+// a view of active members only, serves its shards, and has snapshotted them
+// since Olric reached its current size.
+func (n *Node) clusterSettledLocked(now time.Time) bool {
+	active := map[string]bool{}
+	hbs := []heartbeat{n.selfHeartbeatLocked()}
+	for _, p := range n.peers {
+		if p.hb.ClusterID == n.clusterID && now.Sub(p.seen) <= n.cfg.HeartbeatTimeout && p.hb.State == StateActive {
+			hbs = append(hbs, p.hb)
+		}
+	}
+	for _, hb := range hbs {
+		active[hb.Name] = true
+	}
+	for _, hb := range hbs {
+		if !hb.Synced || hb.SyncedMembers != n.olricSize {
 			return false
 		}
-		// A member whose heartbeat predates our draining may still count us.
-		if p.seen.Before(n.planAt) {
-			return false
+		for _, v := range hb.View {
+			if !active[v] {
+				return false
+			}
 		}
 	}
 	return true

@@ -79,8 +79,11 @@ type Node struct {
 	hbSeq     uint64
 	olricSize int
 	clusterID string
-	synced    bool
-	syncedAt  int // Olric member count the node last resnapshotted for
+	// leaving in turn (see leave.go)
+	leaveCoord   string    // the coordinator that granted our turn
+	leaveGrant   string    // as coordinator: who holds the turn
+	leaveGrantAt time.Time // when it was granted
+	grantSize    int       // Olric's size when it was granted
 
 	loadSlots chan struct{} // bounds concurrent shard loads
 
@@ -289,6 +292,7 @@ func (n *Node) selfHeartbeatLocked() heartbeat {
 		Running:        n.exec.Running(),
 		RunningIDs:     n.exec.RunningIDs(),
 		Types:          n.reg.Types(),
+		View:           n.members,
 		Seq:            n.hbSeq,
 	}
 	hb.Synced, hb.SyncedMembers = n.syncedLocked()
@@ -351,6 +355,7 @@ func (n *Node) subscribeInternal() error {
 		nodeSubject(n.id, "stats"):    n.async(n.onStats),
 		nodeSubject(n.id, "list"):     n.async(n.onList),
 		nodeSubject(n.id, "handoff"):  n.async(n.onHandoff),
+		nodeSubject(n.id, "leave"):    n.async(n.onLeave),
 	}
 	for subj, h := range handlers {
 		s, err := nc.Subscribe(subj, h)
@@ -420,6 +425,7 @@ func (n *Node) controlLoop() {
 		case <-idTick.C:
 			n.refreshClusterID()
 			n.reconcileRunners()
+			n.retrySnapshots()
 			continue
 		case <-t.C:
 		}
@@ -625,6 +631,22 @@ func (n *Node) clusterTypes() map[string]bool {
 	return out
 }
 
+// retrySnapshots wakes the flusher of every shard whose requested
+// snapshot has not been written yet (an idle shard's flusher sleeps).
+func (n *Node) retrySnapshots() {
+	n.mu.Lock()
+	srs := make([]*shardRun, 0, len(n.shards))
+	for _, sr := range n.shards {
+		srs = append(srs, sr)
+	}
+	n.mu.Unlock()
+	for _, sr := range srs {
+		if sr.snapshotPending() {
+			sr.kickFlush()
+		}
+	}
+}
+
 // reconcileRunners requeues jobs whose runner is gone: a crashed peer, or
 // a runner that no longer lists a job it was said to run (its completion was
 // lost).
@@ -698,6 +720,7 @@ func (n *Node) shutdown() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		_ = st.Shutdown(ctx)
 		cancel()
+		n.leaveDone()
 	}
 	if n.http != nil {
 		n.http.close()

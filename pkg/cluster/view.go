@@ -41,6 +41,8 @@ type heartbeat struct {
 	Running        int       `json:"running"`
 	RunningIDs     []string  `json:"running_ids,omitempty"`
 	Types          []string  `json:"types,omitempty"`
+	// View is the active members of the placement the node adopted last.
+	View []string `json:"view,omitempty"`
 	// Synced is true when the node holds exactly the shards its plan gives
 	// it, each loaded and snapshotted since the last change of the Olric
 	// membership, whose size was SyncedMembers.
