@@ -16,8 +16,14 @@ vet: ## go vet and the package-graph check
 	$(GO) vet ./...
 	./scripts/check-deps.sh
 
+# Unit and integration tests run in parallel; the end-to-end suite (real
+# worker processes, up to five at once) runs alone so that it does not
+# compete with them for the CPU.
+UNIT_PKGS = $$($(GO) list ./... | grep -v -e /test/e2e -e /test/k8s -e /test/docker)
+
 test: vet ## the test suite: unit, integration and end-to-end (real worker processes), with -race
-	CGO_ENABLED=1 $(GO) test -race -count=1 -timeout 30m ./...
+	CGO_ENABLED=1 $(GO) test -race -count=1 -timeout 20m $(UNIT_PKGS)
+	CGO_ENABLED=1 $(GO) test -race -count=1 -timeout 30m -v ./test/e2e/
 	./scripts/fuzz-short.sh
 
 test-short: ## unit tests only (no worker processes)

@@ -53,7 +53,7 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (*o
 	c := &o.node
 	// Identity and addresses.
 	fs.StringVar(&c.Name, "name", firstNonEmpty(getenv("POD_NAME")), "node name, unique in the cluster (default: POD_NAME, else the advertise address)")
-	fs.StringVar(&c.AdvertiseAddr, "advertise-addr", firstNonEmpty(getenv("POD_IP"), c.AdvertiseAddr), "IP address the other nodes reach this one at (default: POD_IP, else 127.0.0.1)")
+	fs.StringVar(&c.AdvertiseAddr, "advertise-addr", firstNonEmpty(getenv("POD_IP"), c.AdvertiseAddr), "IP address the other nodes reach this one at, or \"auto\" for the address of the default route's interface (default: POD_IP, else 127.0.0.1)")
 	fs.StringVar(&c.BindAddr, "bind-addr", "", "address to listen on (default: the advertise address; 0.0.0.0 in containers)")
 	fs.IntVar(&c.OlricPort, "olric-port", c.OlricPort, "Olric port")
 	fs.IntVar(&c.MemberlistPort, "memberlist-port", c.MemberlistPort, "memberlist (gossip) port, TCP and UDP")
@@ -110,6 +110,13 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (*o
 	}
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("unexpected argument %q: worker takes flags only (see worker -h)", fs.Arg(0))
+	}
+	if c.AdvertiseAddr == autoAdvertise {
+		addr, err := autoAdvertiseAddr()
+		if err != nil {
+			return nil, fmt.Errorf("--advertise-addr auto: %w: give the address explicitly (or POD_IP)", err)
+		}
+		c.AdvertiseAddr = addr
 	}
 	c.Limits.MaxPayload = o.maxPayload
 	c.Shard.Retry.Base = o.retryBase

@@ -11,6 +11,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -73,6 +74,12 @@ func run(args []string, getenv func(string) string, stderr io.Writer) int {
 	case err := <-startErr:
 		if err != nil {
 			log.Error().Err(err).Msg("could not start")
+			if errors.Is(err, cluster.ErrJoin) {
+				node.Kill()
+				if code, retried := retryStart(getenv, log); retried {
+					return code
+				}
+			}
 			fmt.Fprintf(stderr, "worker: %v\n", err)
 			return 1
 		}
@@ -83,6 +90,7 @@ func run(args []string, getenv func(string) string, stderr io.Writer) int {
 		node.Kill()
 		return 1
 	}
+	_ = os.Unsetenv("SHOAL_START_ATTEMPT") // joined: a later restart counts afresh
 	var s os.Signal
 	select {
 	case s = <-sigs:
@@ -123,6 +131,31 @@ func restartSelf(log zerolog.Logger, stderr io.Writer) int {
 	}
 	fmt.Fprintf(stderr, "worker: could not restart to join the bigger cluster: %v; start it again\n", err)
 	return 1
+}
+
+// maxStartAttempts bounds how often the worker starts itself afresh when
+// it could not join the Olric cluster.
+const maxStartAttempts = 3
+
+// retryStart re-executes the worker after a failed join, at most
+// maxStartAttempts times in a row (counted in SHOAL_START_ATTEMPT).
+func retryStart(getenv func(string) string, log zerolog.Logger) (int, bool) {
+	attempt := 1
+	if v, err := strconv.Atoi(getenv("SHOAL_START_ATTEMPT")); err == nil {
+		attempt = v
+	}
+	if attempt >= maxStartAttempts {
+		return 1, false
+	}
+	log.Warn().Int("attempt", attempt+1).Msg("starting afresh to join the cluster")
+	time.Sleep(time.Duration(attempt) * time.Second)
+	_ = os.Setenv("SHOAL_START_ATTEMPT", strconv.Itoa(attempt+1))
+	exe, err := os.Executable()
+	if err == nil {
+		err = syscall.Exec(exe, os.Args, os.Environ())
+	}
+	log.Error().Err(err).Msg("could not start afresh")
+	return 1, false
 }
 
 // newStrategy builds the discovery strategy the flags name.

@@ -165,6 +165,13 @@ func (n *Node) form(ctx context.Context) ([]string, error) {
 		d := decideFormation(n.cfg.AdvertiseAddr, candidates, probes, time.Since(start), n.cfg.FormationTimeout)
 		switch d.Kind {
 		case formJoin:
+			// Olric copes badly with several nodes joining at the same
+			// moment (a joiner can wait forever for its routing table):
+			// joiners take turns, lowest name first.
+			if ahead := n.joinerAhead(); ahead != "" && time.Since(start) < n.cfg.FormationTimeout {
+				d = formDecision{Kind: formWait, Why: "waiting for " + ahead + " to finish joining"}
+				break
+			}
 			n.log.Info().Str("event", "formation").Str("decision", "join").Strs("peers", d.Peers).Msg(d.Why)
 			return d.Peers, nil
 		case formBootstrap:
@@ -191,6 +198,23 @@ func (n *Node) form(ctx context.Context) ([]string, error) {
 			n.watcher.Refresh()
 		}
 	}
+}
+
+// joinerAhead names a peer with a lower name that is joining right now
+// (its heartbeat says joining), if any.
+func (n *Node) joinerAhead() string {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	now := n.now()
+	ahead := ""
+	for _, p := range n.peers {
+		if p.hb.State == StateJoining && p.hb.Name < n.cfg.Name && now.Sub(p.seen) <= n.cfg.HeartbeatTimeout {
+			if ahead == "" || p.hb.Name < ahead {
+				ahead = p.hb.Name
+			}
+		}
+	}
+	return ahead
 }
 
 // probePeers asks every candidate what it is, concurrently.

@@ -28,6 +28,11 @@ import (
 // ErrStopped is returned by operations on a node that has stopped.
 var ErrStopped = errors.New("cluster: node stopped")
 
+// ErrJoin is wrapped by Start's error when the embedded Olric node could not
+// start or join its peers (Olric can be left unable to join until the
+// process starts afresh; cmd/worker retries in a new process).
+var ErrJoin = errors.New("cluster: could not start or join the Olric cluster")
+
 // Internal subjects. Private subjects carry the target incarnation's ID.
 const (
 	subjectHeartbeat = "shoal.int.hb"
@@ -226,7 +231,7 @@ func (n *Node) startStore(ctx context.Context, peers []string) error {
 	ocfg.Logger = n.log.With().Str("component", "olric").Logger()
 	st, err := olricstore.Start(ctx, ocfg)
 	if err != nil {
-		return fmt.Errorf("cluster: start the embedded Olric node: %w", err)
+		return fmt.Errorf("%w: %w", ErrJoin, err)
 	}
 	n.storeMu.Lock()
 	n.store = st

@@ -99,7 +99,7 @@ func (sr *shardRun) opCtx() (context.Context, context.CancelFunc) {
 func (sr *shardRun) rules() lease.Rules {
 	r := lease.DefaultRules()
 	r.TTL = sr.n.cfg.LeaseTTL
-	r.RenewEvery = sr.n.cfg.LeaseTTL / 4
+	r.RenewEvery = sr.n.cfg.LeaseTTL / 3
 	r.SafetyMargin = sr.n.cfg.LeaseTTL / 5
 	return r
 }

@@ -119,8 +119,8 @@ func startWorkerEnv(t *testing.T, ip string, env []string, args ...string) *proc
 		if t.Failed() {
 			data, _ := os.ReadFile(logPath)
 			lines := strings.Split(strings.TrimSpace(string(data)), "\n")
-			if len(lines) > 40 {
-				lines = lines[len(lines)-40:]
+			if len(lines) > 15 {
+				lines = lines[len(lines)-15:]
 			}
 			t.Logf("last log lines of worker %s:\n%s", ip, strings.Join(lines, "\n"))
 		}
