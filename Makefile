@@ -41,5 +41,11 @@ run-one: build ## a one-node cluster on 127.0.0.1 with a demo submission
 image: ## the container image shoal:local (FROM scratch around static binaries)
 	./scripts/build-image.sh
 
+bench: ## quick benchmark (under 5 min): shoal 1 and 3 nodes vs asynq + Redis and River + Postgres; table and PNG in bench/out/
+	cd bench && ./scripts/bench.sh quick
+
+bench-full: ## the full benchmark for published figures (about 30-40 min)
+	cd bench && ./scripts/bench.sh full
+
 clean: ## remove build output
 	rm -rf $(BIN) run

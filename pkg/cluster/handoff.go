@@ -23,40 +23,45 @@ type handoffMsg struct {
 type handoff struct {
 	epoch uint64
 	jobs  []jobs.Job
+	at    time.Time
 }
 
-// sendHandoff gives the shard's final state to the owner the plan names.
+// subjectHandoff carries hand-offs to every node: the node that takes the
+// shard next uses it, even if its view of the plan differed from the old
+// owner's; the others drop it after handoffTTL.
+const subjectHandoff = "shoal.int.handoff"
+
+// handoffTTL is how long an unused hand-off is kept.
+const handoffTTL = 30 * time.Second
+
+// sendHandoff publishes the shard's final state before its lease is
+// released.
 func (n *Node) sendHandoff(shard int, epoch uint64, final []jobs.Job) {
-	id, self, ok := n.ownerOf(shard)
-	if !ok || self {
-		return
-	}
 	data, err := json.Marshal(handoffMsg{Shard: shard, Epoch: epoch, Data: jobs.EncodeSnapshot(final)})
 	if err != nil {
 		return
 	}
-	if _, err := n.bus.conn.Request(nodeSubject(id, "handoff"), data, 2*time.Second); err != nil {
-		n.log.Debug().Err(err).Int("shard", shard).Msg("hand-off message not delivered; the new owner reads the log")
+	if err := n.bus.conn.Publish(subjectHandoff, data); err == nil {
+		err = n.bus.conn.Flush()
+	}
+	if err != nil {
+		n.log.Debug().Err(err).Int("shard", shard).Msg("hand-off message not sent; the new owner reads the log")
 	}
 }
 
 // onHandoff keeps a hand-off for the shard's load, or merges it at once if
-// the shard is served here already.
+// the shard is served here already (it was taken before the message came).
 func (n *Node) onHandoff(m *nats.Msg) {
 	var h handoffMsg
 	if err := json.Unmarshal(m.Data, &h); err != nil {
 		return
 	}
 	if n.State() != StateActive {
-		// A draining node will not serve the shard; the new owner reads
-		// the log the old one flushed.
-		_ = m.Respond([]byte("no"))
-		return
+		return // a draining node will not serve the shard
 	}
 	js, err := jobs.DecodeSnapshot(h.Data)
 	if err != nil {
 		n.log.Warn().Err(err).Int("shard", h.Shard).Msg("bad hand-off message ignored")
-		_ = m.Respond([]byte("bad"))
 		return
 	}
 	if sr := n.served(h.Shard); sr != nil {
@@ -74,17 +79,21 @@ func (n *Node) onHandoff(m *nats.Msg) {
 			sr.mu.Unlock()
 			n.markReady(h.Shard)
 			n.kickDispatch()
-			_ = m.Respond([]byte("ok"))
 			return
 		}
 		sr.mu.Unlock()
 	}
+	now := time.Now()
 	n.handoffMu.Lock()
+	for s, ho := range n.handoffs {
+		if now.Sub(ho.at) > handoffTTL {
+			delete(n.handoffs, s)
+		}
+	}
 	if prev, ok := n.handoffs[h.Shard]; !ok || prev.epoch <= h.Epoch {
-		n.handoffs[h.Shard] = handoff{epoch: h.Epoch, jobs: js}
+		n.handoffs[h.Shard] = handoff{epoch: h.Epoch, jobs: js, at: now}
 	}
 	n.handoffMu.Unlock()
-	_ = m.Respond([]byte("ok"))
 }
 
 // takeHandoff returns and forgets what was handed over for a shard.

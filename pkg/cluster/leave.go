@@ -152,6 +152,17 @@ func (n *Node) leaveCoordinator() (string, bool) {
 	return id, id != ""
 }
 
+// isLeaveCoordinatorLocked reports whether this node is the lowest-named
+// active member it knows of.
+func (n *Node) isLeaveCoordinatorLocked(now time.Time) bool {
+	for _, p := range n.peers {
+		if p.hb.ClusterID == n.clusterID && p.hb.State == StateActive && now.Sub(p.seen) <= n.cfg.HeartbeatTimeout && p.hb.Name < n.cfg.Name {
+			return false
+		}
+	}
+	return true
+}
+
 // onLeave is the coordinator's side.
 func (n *Node) onLeave(m *nats.Msg) {
 	var req leaveMsg
@@ -169,7 +180,9 @@ func (n *Node) onLeave(m *nats.Msg) {
 		_ = m.Respond([]byte("ok"))
 		return
 	}
-	if n.State() != StateActive {
+	if n.State() != StateActive || !n.isLeaveCoordinatorLocked(now) {
+		// Only the lowest-named active member grants turns; the leaver
+		// asks again and finds it.
 		_ = m.Respond([]byte("no"))
 		return
 	}

@@ -48,8 +48,6 @@ func newMetrics(reg *prometheus.Registry, n *Node) *metrics {
 			Help: "Placement changes adopted by this node."}),
 	}
 	reg.MustRegister(m.submitted, m.started, m.finished, m.duration, m.attempts, m.segments, m.records, m.snapshots, m.rebalances)
-	jobsByState := prometheus.NewGaugeFunc // keep the import list honest
-	_ = jobsByState
 	reg.MustRegister(&stateCollector{n: n, desc: prometheus.NewDesc("shoal_jobs", "Jobs in the shards this node serves, by state.", []string{"state"}, nil)})
 	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: "shoal", Name: "shards_held", Help: "Shards this node serves."},
 		func() float64 { return float64(len(n.servedShards())) }))

@@ -275,7 +275,7 @@ func (n *Node) refreshClusterID() {
 	n.mu.Unlock()
 }
 
-// selfHeartbeat builds this node's heartbeat. Callers hold n.mu.
+// selfHeartbeatLocked builds this node's heartbeat. Callers hold n.mu.
 func (n *Node) selfHeartbeatLocked() heartbeat {
 	held := 0
 	for _, sr := range n.shards {
@@ -359,7 +359,7 @@ func (n *Node) subscribeInternal() error {
 		nodeSubject(n.id, "kill"):     n.onKill,
 		nodeSubject(n.id, "stats"):    n.async(n.onStats),
 		nodeSubject(n.id, "list"):     n.async(n.onList),
-		nodeSubject(n.id, "handoff"):  n.async(n.onHandoff),
+		subjectHandoff:                n.async(n.onHandoff),
 		nodeSubject(n.id, "leave"):    n.async(n.onLeave),
 	}
 	for subj, h := range handlers {

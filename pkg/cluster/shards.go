@@ -224,6 +224,8 @@ func (sr *shardRun) serve(rules lease.Rules) bool {
 // acquire takes the shard's lease, retrying while another node holds it.
 func (sr *shardRun) acquire(rules lease.Rules) (lease.Lease, bool) {
 	n := sr.n
+	start := time.Now()
+	warnAt := start.Add(5 * time.Second)
 	for {
 		if sr.ctx.Err() != nil {
 			return lease.Lease{}, false
@@ -235,7 +237,11 @@ func (sr *shardRun) acquire(rules lease.Rules) (lease.Lease, bool) {
 			if err == nil {
 				return l, true
 			}
-			if !errors.Is(err, lease.ErrHeld) {
+			if time.Now().After(warnAt) {
+				n.log.Warn().Err(err).Int("shard", sr.id).Dur("waited", time.Since(start)).
+					Msg("still waiting for a shard's lease; the shard is not served meanwhile")
+				warnAt = time.Now().Add(5 * time.Second)
+			} else if !errors.Is(err, lease.ErrHeld) {
 				n.log.Debug().Err(err).Int("shard", sr.id).Msg("lease acquire failed; retrying")
 			}
 		}
@@ -724,7 +730,7 @@ func (sr *shardRun) reconcile(live map[string]bool, runningBy map[string]map[str
 	}
 }
 
-// sortedShards returns the IDs of the shards this node serves.
+// servedShards returns the IDs of the shards this node serves, sorted.
 func (n *Node) servedShards() []int {
 	n.mu.Lock()
 	defer n.mu.Unlock()

@@ -146,7 +146,7 @@ func olricConfig(cfg Config, lw *logWriter) (*config.Config, error) {
 	oc.BootstrapTimeout = 5 * time.Second
 	// The coordinator pushes the routing table on every membership event;
 	// the periodic push repairs a member that missed one.
-	oc.RoutingTablePushInterval = 10 * time.Second
+	oc.RoutingTablePushInterval = 2 * time.Second
 	oc.TriggerBalancerInterval = 5 * time.Second
 	oc.KeepAlivePeriod = 30 * time.Second
 
