@@ -23,7 +23,7 @@ UNIT_PKGS = $$($(GO) list ./... | grep -v -e /test/e2e -e /test/k8s -e /test/doc
 
 test: vet ## the test suite: unit, integration and end-to-end (real worker processes), with -race
 	CGO_ENABLED=1 $(GO) test -race -count=1 -timeout 20m $(UNIT_PKGS)
-	CGO_ENABLED=1 $(GO) test -race -count=1 -timeout 30m -v ./test/e2e/
+	./scripts/test-e2e.sh
 	./scripts/fuzz-short.sh
 
 test-short: ## unit tests only (no worker processes)
