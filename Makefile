@@ -47,5 +47,11 @@ bench: ## quick benchmark (under 5 min): shoal 1 and 3 nodes vs asynq + Redis an
 bench-full: ## the full benchmark for published figures (about 30-40 min)
 	cd bench && ./scripts/bench.sh full
 
+test-k8s: ## Kubernetes tests against a real control plane (the first run builds it: 15-25 min, then cached)
+	./scripts/k8s/ci.sh
+
+test-docker: ## the container suite: builds shoal:local and drives docker compose (needs a Docker engine)
+	SHOAL_DOCKER_TESTS=1 $(GO) test -count=1 -timeout 20m -v ./test/docker/
+
 clean: ## remove build output
 	rm -rf $(BIN) run

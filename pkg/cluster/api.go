@@ -24,8 +24,11 @@ const codeNotOwner = "not_owner"
 const maxJobsPerRequest = 10000
 
 // routeDeadline bounds how long a request waits for a shard to have a
-// serving owner (during a takeover).
-const routeDeadline = 15 * time.Second
+// serving owner (during a takeover). It stays below the client's default
+// request timeout (10 s) so that a batch answers for the jobs that went
+// through and says "unavailable" for the others, rather than timing out
+// as a whole.
+const routeDeadline = 7 * time.Second
 
 type enqueueRequest struct {
 	Jobs   []jobs.Job `json:"jobs"`
@@ -235,7 +238,7 @@ func (n *Node) enqueueRemote(ctx context.Context, owner string, batch []jobs.Job
 	if err != nil {
 		return fail(client.CodeInternal, err.Error())
 	}
-	rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	rctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	msg, err := n.bus.conn.RequestWithContext(rctx, nodeSubject(owner, "enqueue"), data)
 	if err != nil {
@@ -326,7 +329,7 @@ func (n *Node) enqueueLocal(js []jobs.Job, imp bool) []client.SubmitResult {
 		n.markReady(s)
 	}
 	n.kickDispatch()
-	timeout := time.NewTimer(10 * time.Second)
+	timeout := time.NewTimer(4 * time.Second)
 	defer timeout.Stop()
 	for _, w := range waits {
 		var err error
@@ -337,7 +340,8 @@ func (n *Node) enqueueLocal(js []jobs.Job, imp bool) []client.SubmitResult {
 		}
 		if err != nil {
 			for _, i := range w.idx {
-				results[i] = client.SubmitResult{Error: errBody(client.CodeUnavailable, "not stored: %v", err)}
+				results[i] = client.SubmitResult{Error: errBody(client.CodeUnavailable,
+					"not acknowledged (%v): the job may still run; submit again with --unique-key to be safe from a duplicate", err)}
 			}
 		}
 	}
