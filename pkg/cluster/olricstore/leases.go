@@ -103,8 +103,16 @@ func (s *LeaseStore) Acquire(ctx context.Context, shard int, owner string, ttl t
 	g := grant{token: hex.EncodeToString(tok), epoch: last + 1, owner: owner}
 	err = s.dm.Put(ctx, leaseKey(shard), g.encode(), olric.NX(), olric.PX(ttl))
 	if errors.Is(err, olric.ErrKeyFound) {
-		v, _, _ := get(ctx, s.dm, leaseKey(shard))
-		return lease.Lease{}, heldError(shard, parseGrant(v))
+		// A live grant, or an expired copy that Olric has not evicted yet
+		// (its reads skip expired entries, its put-if-absent does not).
+		v, found, gerr := get(ctx, s.dm, leaseKey(shard))
+		if gerr != nil {
+			return lease.Lease{}, fmt.Errorf("olricstore: acquire shard %d: %w", shard, gerr)
+		}
+		if found {
+			return lease.Lease{}, heldError(shard, parseGrant(v))
+		}
+		err = s.dm.Put(ctx, leaseKey(shard), g.encode(), olric.PX(ttl))
 	}
 	if err != nil {
 		return lease.Lease{}, fmt.Errorf("olricstore: acquire shard %d: %w", shard, err)
@@ -174,35 +182,21 @@ func (s *LeaseStore) Renew(ctx context.Context, l lease.Lease, ttl time.Duration
 	if err != nil {
 		return lease.Lease{}, fmt.Errorf("olricstore: renew %s: %w", l, err)
 	}
-	g := parseGrant(v)
 	if !ok && s.wasReleased(l) {
 		return lease.Lease{}, fmt.Errorf("olricstore: renew %s: released: %w", l, lease.ErrLost)
 	}
-	if !ok {
-		// Olric's reads can miss a key while partitions move between
-		// members (a join, a crash): our grant may be there all the same.
-		// Re-assert it if nobody else holds one; a holder with another
-		// token makes the put fail and the lease is lost.
-		g = grant{token: string(l.Token), epoch: l.Epoch, owner: l.Owner}
-		err = s.dm.Put(ctx, leaseKey(l.Shard), g.encode(), olric.NX(), olric.PX(ttl))
-		if errors.Is(err, olric.ErrKeyFound) {
-			return lease.Lease{}, fmt.Errorf("olricstore: renew %s: %w", l, lease.ErrLost)
+	// Olric's reads can miss a key, or return an older copy of it, while
+	// its partitions move between members (a join, a crash). So the grant
+	// is ours unless it names another holder; then it is written again,
+	// unconditionally (a put-if-absent can trip over an expired copy that
+	// Olric has not evicted yet).
+	if ok {
+		if g := parseGrant(v); g.owner != l.Owner {
+			return lease.Lease{}, fmt.Errorf("olricstore: renew %s: held by %s: %w", l, g.owner, lease.ErrLost)
 		}
-		if err != nil {
-			return lease.Lease{}, fmt.Errorf("olricstore: renew %s: %w", l, err)
-		}
-		l.Expires = start.Add(ttl)
-		l.Token = append([]byte(nil), l.Token...)
-		return l, nil
 	}
-	if g.token != string(l.Token) {
-		return lease.Lease{}, fmt.Errorf("olricstore: renew %s: %w", l, lease.ErrLost)
-	}
-	err = s.dm.Put(ctx, leaseKey(l.Shard), g.encode(), olric.XX(), olric.PX(ttl))
-	if errors.Is(err, olric.ErrKeyNotFound) {
-		return lease.Lease{}, fmt.Errorf("olricstore: renew %s: %w", l, lease.ErrLost)
-	}
-	if err != nil {
+	g := grant{token: string(l.Token), epoch: l.Epoch, owner: l.Owner}
+	if err := s.dm.Put(ctx, leaseKey(l.Shard), g.encode(), olric.PX(ttl)); err != nil {
 		return lease.Lease{}, fmt.Errorf("olricstore: renew %s: %w", l, err)
 	}
 	l.Expires = start.Add(ttl)
