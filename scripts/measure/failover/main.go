@@ -29,7 +29,7 @@ func main() {
 	runs := flag.Int("runs", 10, "how many kills to time")
 	prefix := flag.String("prefix", "127.0.60", "loopback /24 for the nodes (.1 .. .3)")
 	worker := flag.String("worker", "", "worker binary (default: built from ./cmd/worker)")
-	rate := flag.Int("rate", 500, "jobs submitted per second during a run")
+	rate := flag.Int("rate", 200, "jobs coming due per second during a run")
 	shards := flag.Int("shards", 256, "the cluster's shard count")
 	flag.Parse()
 	if *worker == "" {
@@ -132,29 +132,26 @@ func once(worker, prefix string, rate, shards int) (time.Duration, error) {
 			}
 		})
 	}()
-	// A steady stream of short jobs across all shards.
-	go func() {
-		tick := time.NewTicker(20 * time.Millisecond)
-		defer tick.Stop()
-		per := rate / 50
-		if per < 1 {
-			per = 1
+	// Jobs that come due continuously over the next 20 s, in every shard:
+	// after the kill, the dead node's shards have due jobs at every moment,
+	// so the first of them starting elsewhere marks the takeover (a live
+	// submission stream would measure the client's retries instead).
+	specs := make([]client.JobSpec, rate*20)
+	for i := range specs {
+		delay := time.Second + time.Duration(i)*20*time.Second/time.Duration(len(specs))
+		specs[i] = client.JobSpec{Type: "sleep", Payload: json.RawMessage(`{"ms":5}`), Delay: client.Duration(delay)}
+	}
+	sctx, scancel := context.WithTimeout(ctx, 30*time.Second)
+	res, err := c.Submit(sctx, specs)
+	scancel()
+	if err != nil {
+		return 0, fmt.Errorf("submit: %w", err)
+	}
+	for _, r := range res {
+		if r.Error != nil {
+			return 0, fmt.Errorf("submit: %s", r.Error.Message)
 		}
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-tick.C:
-			}
-			specs := make([]client.JobSpec, per)
-			for i := range specs {
-				specs[i] = client.JobSpec{Type: "sleep", Payload: json.RawMessage(`{"ms":5}`)}
-			}
-			sctx, scancel := context.WithTimeout(ctx, 5*time.Second)
-			_, _ = c.Submit(sctx, specs)
-			scancel()
-		}
-	}()
+	}
 	// Let the victim run jobs of most of its shards, then kill it.
 	time.Sleep(3 * time.Second)
 	mu.Lock()
