@@ -141,6 +141,9 @@ func (n *Node) form(ctx context.Context) ([]string, error) {
 	waitUntil(time.Now().Add(3*time.Second), func() bool { return len(n.watcher.Peers()) > 0 })
 	for {
 		peers := n.watcher.Peers()
+		// Routes first: the heartbeats of other joiners (who goes first)
+		// travel over them.
+		n.applyRoutes(peers)
 		probes := n.probePeers(ctx, peers)
 		var candidates []string
 		for _, p := range peers {

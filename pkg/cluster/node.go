@@ -392,16 +392,7 @@ func (n *Node) routesLoop() {
 		<-n.ctx.Done()
 		return
 	}
-	apply := func(peers []discovery.Peer) {
-		var routes []string
-		for _, p := range peers {
-			if p.Host == n.cfg.AdvertiseAddr || p.Host == n.cfg.Name {
-				continue
-			}
-			routes = append(routes, net.JoinHostPort(p.Host, strconv.Itoa(n.cfg.NATSClusterPort)))
-		}
-		n.bus.setRoutes(routes)
-	}
+	apply := n.applyRoutes
 	apply(n.watcher.Peers())
 	for {
 		select {
@@ -411,6 +402,18 @@ func (n *Node) routesLoop() {
 			apply(peers)
 		}
 	}
+}
+
+// applyRoutes points the NATS routes at the peers discovery lists.
+func (n *Node) applyRoutes(peers []discovery.Peer) {
+	var routes []string
+	for _, p := range peers {
+		if p.Host == n.cfg.AdvertiseAddr || p.Host == n.cfg.Name {
+			continue
+		}
+		routes = append(routes, net.JoinHostPort(p.Host, strconv.Itoa(n.cfg.NATSClusterPort)))
+	}
+	n.bus.setRoutes(routes)
 }
 
 // controlLoop adopts membership views (coalesced), computes the plan and
