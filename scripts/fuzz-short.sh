@@ -5,13 +5,14 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 t=${FUZZTIME:-5s}
 n=0
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
 while IFS= read -r file; do
   dir=$(dirname "$file")
   for target in $(grep -oE '^func (Fuzz[A-Za-z0-9_]+)' "$file" | awk '{print $2}'); do
     echo "fuzz: $dir $target ($t)"
-    go test -run='^$' -fuzz="^${target}\$" -fuzztime="$t" "./$dir" >/tmp/shoal-fuzz.$$ 2>&1 || { cat /tmp/shoal-fuzz.$$; rm -f /tmp/shoal-fuzz.$$; exit 1; }
+    go test -run='^$' -fuzz="^${target}\$" -fuzztime="$t" "./$dir" >"$log" 2>&1 || { cat "$log"; exit 1; }
     n=$((n+1))
   done
 done < <(grep -rl --include='*_test.go' -E '^func Fuzz' pkg cmd 2>/dev/null | sort)
-rm -f /tmp/shoal-fuzz.$$
 echo "fuzz: $n targets ran for $t each without a failure"
