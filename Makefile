@@ -47,6 +47,9 @@ bench: ## quick benchmark (under 5 min): shoal 1 and 3 nodes vs asynq + Redis an
 bench-full: ## the full benchmark for published figures (about 30-40 min)
 	cd bench && ./scripts/bench.sh full
 
+test-cluster: ## the multi-node scenarios (crash, join, drains, formation, healing, secret) with real worker processes
+	SHOAL_E2E_CLUSTER=1 ./scripts/test-e2e.sh
+
 test-k8s: ## Kubernetes tests against a real control plane (the first run builds it: 15-25 min, then cached)
 	./scripts/k8s/ci.sh
 

@@ -121,9 +121,17 @@ func (n *Node) startFrom(sr *shardRun) bool {
 	return more
 }
 
-// promoteAll moves due scheduled jobs to the queue in every served shard.
+// pruneEvery is how often finished jobs past their retention are dropped.
+const pruneEvery = time.Second
+
+// promoteAll moves due scheduled jobs to the queue in every served shard,
+// and drops finished jobs past their retention once every pruneEvery.
 func (n *Node) promoteAll() {
 	now := n.now()
+	prune := now.Sub(n.lastPrune) >= pruneEvery
+	if prune {
+		n.lastPrune = now
+	}
 	for _, s := range n.servedShards() {
 		sr := n.served(s)
 		if sr == nil {
@@ -135,7 +143,10 @@ func (n *Node) promoteAll() {
 			continue
 		}
 		recs := sr.shard.Promote(now)
-		pruned := sr.shard.Prune(now)
+		var pruned []jobs.Record
+		if prune {
+			pruned = sr.shard.Prune(now)
+		}
 		if len(recs)+len(pruned) > 0 {
 			sr.appendNoWaitLocked(append(recs, pruned...)...)
 		}

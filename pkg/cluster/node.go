@@ -95,6 +95,8 @@ type Node struct {
 	handoffMu sync.Mutex
 	handoffs  map[int]handoff // final states handed over, by shard
 
+	lastPrune time.Time // dispatch loop only
+
 	readyMu  sync.Mutex
 	readyQ   []int
 	inReadyQ map[int]bool

@@ -75,20 +75,42 @@ func (k *checker) submitSleeps(n, minMs, maxMs int) int {
 		}
 		specs[i] = client.JobSpec{Type: "sleep", Payload: json.RawMessage(fmt.Sprintf(`{"ms":%d}`, ms))}
 	}
+	// Like a user would: jobs refused as unavailable (a shard moving right
+	// now) are submitted again, for up to a minute. Only acknowledged jobs
+	// are tracked.
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	res, err := k.c.Submit(ctx, specs)
-	ok := 0
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	for _, r := range res {
-		if r.Error == nil && r.ID != "" {
-			k.acked = append(k.acked, r.ID)
-			ok++
+	ok, retried := 0, 0
+	deadline := time.Now().Add(time.Minute)
+	for len(specs) > 0 {
+		res, err := k.c.Submit(ctx, specs)
+		var again []client.JobSpec
+		k.mu.Lock()
+		for i, r := range res {
+			switch {
+			case r.Error == nil && r.ID != "":
+				k.acked = append(k.acked, r.ID)
+				ok++
+			case r.Error != nil && r.Error.Code == client.CodeUnavailable:
+				again = append(again, specs[i])
+			}
 		}
+		k.mu.Unlock()
+		if len(res) < len(specs) {
+			again = append(again, specs[len(res):]...)
+		}
+		if err != nil {
+			k.t.Logf("submit: %v (%d of %d acknowledged so far)", err, ok, n)
+		}
+		if len(again) == 0 || time.Now().After(deadline) {
+			break
+		}
+		retried += len(again)
+		specs = again
+		time.Sleep(200 * time.Millisecond)
 	}
-	if err != nil {
-		k.t.Logf("submit: %v (%d of %d acknowledged)", err, ok, n)
+	if retried > 0 {
+		k.t.Logf("submit: %d refusals (unavailable) submitted again; %d of %d acknowledged", retried, ok, n)
 	}
 	return ok
 }

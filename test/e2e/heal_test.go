@@ -64,6 +64,7 @@ func (z *zone) serve(w dns.ResponseWriter, r *dns.Msg) {
 // only its own side) are then allowed to see each other (both names list
 // everybody): they become one cluster and nothing acknowledged is lost.
 func TestTwoClustersHeal(t *testing.T) {
+	requireClusterSuite(t)
 	z := startZone(t, "127.0.38.53:5353")
 	a := []string{"127.0.38.1", "127.0.38.2", "127.0.38.3"}
 	b := []string{"127.0.38.4", "127.0.38.5"}
