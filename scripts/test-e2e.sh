@@ -18,9 +18,9 @@ if [ -z "$failed" ]; then
   echo "e2e: the suite failed outside a test (build or setup); not rerun"
   exit "$status"
 fi
-# A verdict that names lost jobs, or a wait that ended with nothing live
-# but fewer jobs finished than acknowledged, is a loss: never rerun it.
-if grep -qE 'lost [1-9]|live 0, ended [0-9]+ of [0-9]+ acknowledged' "$out"; then
+# A verdict that names lost jobs, or jobs the cluster no longer knows after
+# a wait timed out, is a loss: never rerun it.
+if grep -qE 'lost [1-9]|[1-9][0-9]* are unknown to the cluster' "$out"; then
   echo "e2e: a scenario LOST acknowledged jobs; not rerun"
   exit 1
 fi

@@ -137,18 +137,40 @@ func (k *checker) counts() (map[jobs.State]int, error) {
 func (k *checker) waitDone(timeout time.Duration) {
 	k.t.Helper()
 	want := k.ackedCount()
-	waitFor(k.t, timeout, "every acknowledged job at an end state", func() error {
-		c, err := k.counts()
-		if err != nil {
-			return err
+	deadline := time.Now().Add(timeout)
+	var last error
+	for time.Now().Before(deadline) {
+		if last = k.doneErr(want); last == nil {
+			return
 		}
-		live := c[jobs.StateQueued] + c[jobs.StateScheduled] + c[jobs.StateRunning]
-		ended := c[jobs.StateSucceeded] + c[jobs.StateDead] + c[jobs.StateCancelled]
-		if live > 0 || ended < want {
-			return fmt.Errorf("live %d, ended %d of %d acknowledged (%v)", live, ended, want, c)
+		time.Sleep(100 * time.Millisecond)
+	}
+	// Say which jobs are missing and why: lost (no node knows them) or
+	// stuck (their shard is not served).
+	v := k.verify()
+	notFound := 0
+	for _, l := range v.Lost {
+		if strings.Contains(l, "no job") {
+			notFound++
 		}
-		return nil
-	})
+	}
+	k.t.Fatalf("timed out after %s waiting for every acknowledged job at an end state: %v; verdict: %s; of the %d missing, %d are unknown to the cluster (lost) and %d could not be asked about (shard not served)",
+		timeout, last, v, len(v.Lost), notFound, len(v.Lost)-notFound)
+}
+
+// doneErr is nil once nothing is queued, scheduled or running and at least
+// want jobs are counted at an end state.
+func (k *checker) doneErr(want int) error {
+	c, err := k.counts()
+	if err != nil {
+		return err
+	}
+	live := c[jobs.StateQueued] + c[jobs.StateScheduled] + c[jobs.StateRunning]
+	ended := c[jobs.StateSucceeded] + c[jobs.StateDead] + c[jobs.StateCancelled]
+	if live > 0 || ended < want {
+		return fmt.Errorf("live %d, ended %d of %d acknowledged (%v)", live, ended, want, c)
+	}
+	return nil
 }
 
 // verdict is what the checker found.
