@@ -260,8 +260,6 @@ func (n *Node) onEnqueue(m *nats.Msg) {
 	respondJSON(m, enqueueReply{Results: n.enqueueLocal(req.Jobs, req.Import)})
 }
 
-func (n *Node) onImport(m *nats.Msg) { n.onEnqueue(m) }
-
 // enqueueLocal adds jobs to shards this node serves and waits until the
 // segments holding them are written: only then are they acknowledged.
 func (n *Node) enqueueLocal(js []jobs.Job, imp bool) []client.SubmitResult {

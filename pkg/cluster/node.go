@@ -354,7 +354,6 @@ func (n *Node) subscribeInternal() error {
 	handlers := map[string]nats.MsgHandler{
 		subjectHeartbeat:              n.onHeartbeat,
 		nodeSubject(n.id, "enqueue"):  n.async(n.onEnqueue),
-		nodeSubject(n.id, "import"):   n.async(n.onImport),
 		nodeSubject(n.id, "complete"): n.async(n.onComplete),
 		nodeSubject(n.id, "status"):   n.async(n.onStatus),
 		nodeSubject(n.id, "cancel"):   n.async(n.onCancel),

@@ -269,7 +269,7 @@ func (sr *shardRun) load(l lease.Lease) (int, error) {
 	if haveHandoff && kept == nil && ho.epoch > 0 && ho.epoch+1 == l.Epoch {
 		// Graceful move straight from the previous holder: its final state
 		// is the whole shard and its final snapshot is in Olric already.
-		return sr.serveFrom(shard, l, ho.jobs, true)
+		return sr.serveFrom(shard, l, ho.jobs)
 	}
 	ctx, cancel := context.WithTimeout(n.ctx, 10*time.Second)
 	defer cancel()
@@ -362,7 +362,7 @@ func (sr *shardRun) load(l lease.Lease) (int, error) {
 
 // serveFrom starts serving a shard from a hand-off: the previous holder's
 // final state, no log to read.
-func (sr *shardRun) serveFrom(shard *jobs.Shard, l lease.Lease, js []jobs.Job, _ bool) (int, error) {
+func (sr *shardRun) serveFrom(shard *jobs.Shard, l lease.Lease, js []jobs.Job) (int, error) {
 	for _, j := range js {
 		shard.Adopt(j)
 	}

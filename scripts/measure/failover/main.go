@@ -12,10 +12,8 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
-	"net/http"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"sort"
 	"sync"
 	"syscall"
@@ -23,6 +21,7 @@ import (
 
 	"github.com/shoal-dev/shoal/pkg/client"
 	"github.com/shoal-dev/shoal/pkg/jobs"
+	"github.com/shoal-dev/shoal/scripts/measure/internal/measure"
 )
 
 func main() {
@@ -33,18 +32,12 @@ func main() {
 	shards := flag.Int("shards", 256, "the cluster's shard count")
 	flag.Parse()
 	if *worker == "" {
-		dir, err := os.MkdirTemp("", "shoal-failover-")
+		bin, cleanup, err := measure.BuildWorker("shoal-failover-")
 		if err != nil {
 			fail(err)
 		}
-		defer os.RemoveAll(dir)
-		*worker = filepath.Join(dir, "worker")
-		cmd := exec.Command("go", "build", "-o", *worker, "./cmd/worker")
-		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-		cmd.Stderr = os.Stderr
-		if err := cmd.Run(); err != nil {
-			fail(fmt.Errorf("build the worker (run from the repository root): %w", err))
-		}
+		defer cleanup()
+		*worker = bin
 	}
 	var figures []time.Duration
 	for r := 1; r <= *runs; r++ {
@@ -95,7 +88,7 @@ func once(worker, prefix string, rate, shards int) (time.Duration, error) {
 		procs = append(procs, cmd)
 	}
 	for _, ip := range ips {
-		if err := waitReady(ip, 60*time.Second); err != nil {
+		if err := measure.WaitReady(ip, 60*time.Second); err != nil {
 			return 0, err
 		}
 	}
@@ -170,20 +163,4 @@ func once(worker, prefix string, rate, shards int) (time.Duration, error) {
 	mu.Lock()
 	defer mu.Unlock()
 	return firstElsewhere.Sub(killedAt), nil
-}
-
-func waitReady(ip string, timeout time.Duration) error {
-	hc := &http.Client{Timeout: time.Second}
-	deadline := time.Now().Add(timeout)
-	for time.Now().Before(deadline) {
-		resp, err := hc.Get("http://" + ip + ":8080/readyz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == 200 {
-				return nil
-			}
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	return fmt.Errorf("%s not ready within %s", ip, timeout)
 }

@@ -11,10 +11,8 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
-	"net/http"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"sync"
 	"syscall"
@@ -22,6 +20,7 @@ import (
 
 	"github.com/shoal-dev/shoal/pkg/client"
 	"github.com/shoal-dev/shoal/pkg/jobs"
+	"github.com/shoal-dev/shoal/scripts/measure/internal/measure"
 )
 
 func main() {
@@ -32,18 +31,12 @@ func main() {
 	concurrency := flag.Int("concurrency", 64, "worker --concurrency for the throughput run")
 	flag.Parse()
 	if *worker == "" {
-		dir, err := os.MkdirTemp("", "shoal-onenode-")
+		bin, cleanup, err := measure.BuildWorker("shoal-onenode-")
 		if err != nil {
 			fail(err)
 		}
-		defer os.RemoveAll(dir)
-		*worker = filepath.Join(dir, "worker")
-		cmd := exec.Command("go", "build", "-o", *worker, "./cmd/worker")
-		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-		cmd.Stderr = os.Stderr
-		if err := cmd.Run(); err != nil {
-			fail(fmt.Errorf("build the worker (run from the repository root): %w", err))
-		}
+		defer cleanup()
+		*worker = bin
 	}
 
 	// 1. Idle RSS, then RSS with N queued jobs (concurrency 1, one-hour sleeps).
@@ -90,20 +83,8 @@ func start(worker, ip string, args ...string) (*exec.Cmd, *client.Client) {
 	if err := cmd.Start(); err != nil {
 		fail(err)
 	}
-	hc := &http.Client{Timeout: time.Second}
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		resp, err := hc.Get("http://" + ip + ":8080/readyz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == 200 {
-				break
-			}
-		}
-		if time.Now().After(deadline) {
-			fail(fmt.Errorf("worker on %s not ready", ip))
-		}
-		time.Sleep(100 * time.Millisecond)
+	if err := measure.WaitReady(ip, 60*time.Second); err != nil {
+		fail(err)
 	}
 	cfg := client.DefaultConfig()
 	cfg.Servers = "nats://" + ip + ":4222"
