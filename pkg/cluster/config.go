@@ -92,6 +92,13 @@ type Config struct {
 	// SnapshotRecords compacts a shard (snapshot + drop segments) after this
 	// many logged records.
 	SnapshotRecords int
+	// LogRecheck is when a node that took over a shard without its
+	// previous holder's hand-off (a crash, a lost lease) reads the old log
+	// again: Olric's reads can miss keys while it moves partitions after a
+	// member died, so the log is listed again LogRecheck and 5 x LogRecheck
+	// after the load, and the jobs only those reads find are merged in.
+	// The old segments are deleted after the second read.
+	LogRecheck time.Duration
 
 	// Limits bound what clients may submit.
 	Limits jobs.Limits
@@ -136,6 +143,7 @@ func DefaultConfig() Config {
 		FlushInterval:     2 * time.Millisecond,
 		FlushMaxRecords:   512,
 		SnapshotRecords:   20000,
+		LogRecheck:        3 * time.Second,
 		Limits:            jobs.DefaultLimits(),
 		Shard:             jobs.DefaultShardConfig(),
 		Logger:            zerolog.Nop(),
@@ -183,6 +191,9 @@ func (c *Config) Validate() error {
 	}
 	if c.FlushInterval <= 0 || c.FlushMaxRecords < 1 || c.SnapshotRecords < 1 {
 		return invalid("flush interval, flush max records and snapshot records must be positive")
+	}
+	if c.LogRecheck <= 0 {
+		return invalid("log recheck %s must be positive (default 3s)", c.LogRecheck)
 	}
 	if c.DrainTimeout < 0 || c.LeaveTimeout <= 0 {
 		return invalid("drain timeout must be >= 0 and leave timeout > 0")

@@ -33,7 +33,16 @@
 //     a crash before it re-runs the job (at-least-once). The owner compacts
 //     into a snapshot; a new owner loads the snapshot and the segments of
 //     the epochs after it, requeues jobs whose runner is gone, and writes a
-//     fresh snapshot at its own epoch.
+//     fresh snapshot at its own epoch. Olric's reads can miss keys while it
+//     moves partitions after a member died, so a load that had no hand-off
+//     reads the old epochs again LogRecheck (3 s) and 5 x LogRecheck later
+//     and merges the jobs only those reads find (event=log_recheck,
+//     shoal_log_recheck_jobs_total); the old segments are deleted after
+//     that. A shard taken before (lease epoch > 1) whose snapshot cannot be
+//     found is not loaded empty: the load is retried.
+//   - Leases: a node waiting for a shard's lease retries with backoff (to
+//     250 ms while it is held, 1 s while Olric fails) and at once when the
+//     previous holder's hand-off message arrives.
 //   - Runners: a job runs on the node that owned its shard when it started.
 //     If the shard moves meanwhile, the runner reports the outcome to the
 //     new owner over NATS. The owner requeues a running job (attempt

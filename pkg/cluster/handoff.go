@@ -31,8 +31,12 @@ type handoff struct {
 // owner's; the others drop it after handoffTTL.
 const subjectHandoff = "shoal.int.handoff"
 
-// handoffTTL is how long an unused hand-off is kept.
-const handoffTTL = 30 * time.Second
+// handoffTTL is how long an unused hand-off is kept. The next owner can
+// take a shard a minute or more after its previous holder let go (a joiner
+// that Olric is slow to bootstrap; a load that waits for Olric to settle),
+// and the hand-off is then the only whole copy if Olric misses keys: keep
+// it long. The cost is memory: every node keeps every recent hand-off.
+const handoffTTL = 5 * time.Minute
 
 // sendHandoff publishes the shard's final state before its lease is
 // released.
@@ -56,8 +60,8 @@ func (n *Node) onHandoff(m *nats.Msg) {
 	if err := json.Unmarshal(m.Data, &h); err != nil {
 		return
 	}
-	if n.State() != StateActive {
-		return // a draining node will not serve the shard
+	if n.State() == StateDraining {
+		return // a draining node will not serve the shard (a joining one may)
 	}
 	js, err := jobs.DecodeSnapshot(h.Data)
 	if err != nil {
@@ -94,6 +98,16 @@ func (n *Node) onHandoff(m *nats.Msg) {
 		n.handoffs[h.Shard] = handoff{epoch: h.Epoch, jobs: js, at: now}
 	}
 	n.handoffMu.Unlock()
+	n.mu.Lock()
+	sr := n.shards[h.Shard]
+	n.mu.Unlock()
+	if sr != nil {
+		// Waiting for the lease the previous holder releases right now.
+		select {
+		case sr.wake <- struct{}{}:
+		default:
+		}
+	}
 }
 
 // takeHandoff returns and forgets what was handed over for a shard.
@@ -103,4 +117,15 @@ func (n *Node) takeHandoff(shard int) (handoff, bool) {
 	h, ok := n.handoffs[shard]
 	delete(n.handoffs, shard)
 	return h, ok
+}
+
+// restoreHandoff puts back a hand-off whose load failed, unless a newer one
+// arrived meanwhile.
+func (n *Node) restoreHandoff(shard int, h handoff) {
+	n.handoffMu.Lock()
+	defer n.handoffMu.Unlock()
+	if prev, ok := n.handoffs[shard]; !ok || prev.epoch < h.epoch {
+		h.at = time.Now()
+		n.handoffs[shard] = h
+	}
 }

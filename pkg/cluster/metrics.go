@@ -19,6 +19,7 @@ type metrics struct {
 	records    prometheus.Counter
 	snapshots  prometheus.Counter
 	rebalances prometheus.Counter
+	recovered  prometheus.Counter
 }
 
 func newMetrics(reg *prometheus.Registry, n *Node) *metrics {
@@ -46,8 +47,10 @@ func newMetrics(reg *prometheus.Registry, n *Node) *metrics {
 			Help: "Shard snapshots written (compactions and hand-offs)."}),
 		rebalances: prometheus.NewCounter(prometheus.CounterOpts{Namespace: "shoal", Name: "rebalances_total",
 			Help: "Placement changes adopted by this node."}),
+		recovered: prometheus.NewCounter(prometheus.CounterOpts{Namespace: "shoal", Name: "log_recheck_jobs_total",
+			Help: "Jobs that a second read of a taken-over shard's old log found after its load had missed them."}),
 	}
-	reg.MustRegister(m.submitted, m.started, m.finished, m.duration, m.attempts, m.segments, m.records, m.snapshots, m.rebalances)
+	reg.MustRegister(m.submitted, m.started, m.finished, m.duration, m.attempts, m.segments, m.records, m.snapshots, m.rebalances, m.recovered)
 	reg.MustRegister(&stateCollector{n: n, desc: prometheus.NewDesc("shoal_jobs", "Jobs in the shards this node serves, by state.", []string{"state"}, nil)})
 	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: "shoal", Name: "shards_held", Help: "Shards this node serves."},
 		func() float64 { return float64(len(n.servedShards())) }))

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -37,9 +39,11 @@ type shardRun struct {
 	snapReq   bool
 	missing   map[string]time.Time // running jobs their runner does not list
 	kept      []jobs.Job           // state held when the lease was lost
+	snapMiss  time.Time            // first load that found no snapshot where one must be (zero: none)
 
 	kick chan struct{}
 	full chan struct{}
+	wake chan struct{} // a hand-off for the shard arrived: try the lease now
 	idle chan struct{} // closed and replaced by the flusher when the buffer is empty
 }
 
@@ -49,6 +53,7 @@ func newShardRun(n *Node, id int) *shardRun {
 		n: n, id: id, ctx: ctx, cancel: cancel,
 		kick:    make(chan struct{}, 1),
 		full:    make(chan struct{}, 1),
+		wake:    make(chan struct{}, 1),
 		missing: map[string]time.Time{},
 	}
 }
@@ -143,10 +148,14 @@ func (sr *shardRun) run() {
 			ctx, cancel := sr.opCtx()
 			_ = n.leaseStore().Release(ctx, l)
 			cancel()
+			pause := 100 * time.Millisecond
+			if errors.Is(err, errSnapshotMissing) {
+				pause = time.Second
+			}
 			select {
 			case <-sr.ctx.Done():
 				return
-			case <-time.After(100 * time.Millisecond):
+			case <-time.After(pause):
 			}
 			continue
 		}
@@ -221,11 +230,23 @@ func (sr *shardRun) serve(rules lease.Rules) bool {
 	}
 }
 
+// Lease acquisition backs off while the lease is held (up to
+// acquireHeldMax between tries) or Olric fails (up to acquireErrMax):
+// hundreds of shards polling every few milliseconds while members come and
+// go are enough load to stall Olric's partition moves. A hand-off message
+// for the shard wakes the wait at once.
+const (
+	acquireFirst   = 25 * time.Millisecond
+	acquireHeldMax = 250 * time.Millisecond
+	acquireErrMax  = time.Second
+)
+
 // acquire takes the shard's lease, retrying while another node holds it.
 func (sr *shardRun) acquire(rules lease.Rules) (lease.Lease, bool) {
 	n := sr.n
 	start := time.Now()
 	warnAt := start.Add(5 * time.Second)
+	delay := acquireFirst
 	for {
 		if sr.ctx.Err() != nil {
 			return lease.Lease{}, false
@@ -244,17 +265,31 @@ func (sr *shardRun) acquire(rules lease.Rules) (lease.Lease, bool) {
 			} else if !errors.Is(err, lease.ErrHeld) {
 				n.log.Debug().Err(err).Int("shard", sr.id).Msg("lease acquire failed; retrying")
 			}
+			limit := acquireHeldMax
+			if !errors.Is(err, lease.ErrHeld) {
+				limit = acquireErrMax
+			}
+			delay = min(2*delay, limit)
 		}
 		select {
 		case <-sr.ctx.Done():
 			return lease.Lease{}, false
-		case <-time.After(50 * time.Millisecond):
+		case <-sr.wake:
+			delay = acquireFirst
+		case <-time.After(jitter(delay, sr.id)):
 		}
 	}
 }
 
+// jitter spreads d by up to ±20%, varied by shard and time, so that shards
+// waiting together do not retry in lockstep.
+func jitter(d time.Duration, shard int) time.Duration {
+	f := float64((time.Now().UnixNano()/int64(time.Microsecond)+int64(shard)*7919)%401-200) / 1000
+	return d + time.Duration(float64(d)*f)
+}
+
 // load rebuilds the shard from its snapshot and the segments after it.
-func (sr *shardRun) load(l lease.Lease) (int, error) {
+func (sr *shardRun) load(l lease.Lease) (loaded int, err error) {
 	n := sr.n
 	store := n.logStore()
 	if store == nil {
@@ -266,6 +301,19 @@ func (sr *shardRun) load(l lease.Lease) (int, error) {
 	sr.kept = nil
 	sr.mu.Unlock()
 	ho, haveHandoff := n.takeHandoff(sr.id)
+	defer func() {
+		if err == nil {
+			return
+		}
+		// The load is retried: what this node held and what the previous
+		// owner handed over must still be there for the next try.
+		sr.mu.Lock()
+		sr.kept = append(sr.kept, kept...)
+		sr.mu.Unlock()
+		if haveHandoff {
+			n.restoreHandoff(sr.id, ho)
+		}
+	}()
 	if haveHandoff && kept == nil && ho.epoch > 0 && ho.epoch+1 == l.Epoch {
 		// Graceful move straight from the previous holder: its final state
 		// is the whole shard and its final snapshot is in Olric already.
@@ -276,10 +324,26 @@ func (sr *shardRun) load(l lease.Lease) (int, error) {
 	snap, err := store.ReadSnapshot(ctx, sr.id)
 	switch {
 	case errors.Is(err, jobs.ErrNotFound):
+		n.mu.Lock()
+		clusterID := n.clusterID
+		n.mu.Unlock()
+		switch snapshotMiss(l.Epoch, clusterID, sr.snapMiss, n.now()) {
+		case missRetry:
+			if sr.snapMiss.IsZero() {
+				sr.snapMiss = n.now()
+			}
+			return 0, fmt.Errorf("%w (lease epoch %d, missing for %s): Olric may be moving partitions",
+				errSnapshotMissing, l.Epoch, n.now().Sub(sr.snapMiss).Round(time.Millisecond))
+		case missGiveUp:
+			n.log.Error().Int("shard", sr.id).Uint64("lease_epoch", l.Epoch).Dur("waited", n.now().Sub(sr.snapMiss)).
+				Msg("the shard's snapshot stayed missing from Olric: its jobs are lost (more members failed at once than --replicas allows?); serving the shard from its remaining log")
+		}
+		sr.snapMiss = time.Time{}
 		snap = jobs.Snapshot{Shard: sr.id}
 	case err != nil:
 		return 0, fmt.Errorf("read snapshot: %w", err)
 	default:
+		sr.snapMiss = time.Time{}
 		js, err := jobs.DecodeSnapshot(snap.Data)
 		if err != nil {
 			return 0, fmt.Errorf("decode snapshot of shard %d: %w", sr.id, err)
@@ -300,7 +364,7 @@ func (sr *shardRun) load(l lease.Lease) (int, error) {
 	if first == 0 {
 		first = 1
 	}
-	var old []jobs.SegmentKey
+	seen := map[jobs.SegmentKey]bool{}
 	records := 0
 	for e := first; e < epoch; e++ {
 		keys, err := store.ListSegments(ctx, sr.id, e)
@@ -308,22 +372,18 @@ func (sr *shardRun) load(l lease.Lease) (int, error) {
 			return 0, fmt.Errorf("list segments of epoch %d: %w", e, err)
 		}
 		for _, k := range keys {
-			old = append(old, k)
-			if e == snap.Epoch && k.Writer == snap.Writer && k.Seq <= snap.Seq {
+			if snap.Covers(k) {
+				seen[k] = true
 				continue
 			}
-			data, err := store.ReadSegment(ctx, k)
-			if errors.Is(err, jobs.ErrNotFound) {
-				continue
-			}
+			recs, ok, err := sr.readSegment(ctx, store, k)
 			if err != nil {
-				return 0, fmt.Errorf("read segment %v: %w", k, err)
+				return 0, err
 			}
-			recs, err := jobs.DecodeRecords(data)
-			if err != nil {
-				n.log.Error().Err(err).Interface("segment", k).Msg("corrupt segment skipped")
+			if !ok {
 				continue
 			}
+			seen[k] = true
 			for _, r := range recs {
 				_ = shard.Apply(r)
 				records++
@@ -349,12 +409,11 @@ func (sr *shardRun) load(l lease.Lease) (int, error) {
 	if err := store.PutSnapshot(ctx, jobs.Snapshot{Shard: sr.id, Epoch: epoch, Writer: n.id, Seq: 0, Data: data}); err != nil {
 		return 0, fmt.Errorf("write snapshot: %w", err)
 	}
-	if len(old) > 0 {
-		if err := store.DeleteSegments(ctx, old); err != nil {
-			n.log.Debug().Err(err).Int("shard", sr.id).Msg("could not drop old segments; they are read again harmlessly")
-		}
-	}
 	sr.install(shard, l, epoch, recs)
+	if epoch > first {
+		n.wg.Add(1)
+		go sr.recheck(snap, first, epoch, seen)
+	}
 	n.log.Debug().Int("shard", sr.id).Uint64("epoch", epoch).Int("jobs", shard.Len()).Int("records_replayed", records).
 		Int("requeued", len(recs)).Int("adopted", adopted).Msg("shard loaded")
 	return shard.Len(), nil
@@ -532,16 +591,16 @@ func (sr *shardRun) writeSegment(key jobs.SegmentKey, recs []jobs.Record) error 
 
 // snapshot compacts the shard: writes its state and drops the segments the
 // snapshot covers. Runs on the flusher goroutine, between flushes.
-func (sr *shardRun) snapshot() {
+func (sr *shardRun) snapshot() bool {
 	n := sr.n
 	store := n.logStore()
 	if store == nil {
-		return
+		return false
 	}
 	sr.mu.Lock()
 	if sr.shard == nil {
 		sr.mu.Unlock()
-		return
+		return true
 	}
 	js := sr.shard.Jobs()
 	seq, epoch := sr.seq, sr.epoch
@@ -550,7 +609,7 @@ func (sr *shardRun) snapshot() {
 	defer cancel()
 	if err := store.PutSnapshot(ctx, jobs.Snapshot{Shard: sr.id, Epoch: epoch, Writer: n.id, Seq: seq, Data: jobs.EncodeSnapshot(js)}); err != nil {
 		n.log.Warn().Err(err).Int("shard", sr.id).Msg("snapshot failed; will retry")
-		return
+		return false
 	}
 	sr.mu.Lock()
 	sr.sinceSnap = 0
@@ -559,7 +618,7 @@ func (sr *shardRun) snapshot() {
 	n.met.snapshots.Inc()
 	keys, err := store.ListSegments(ctx, sr.id, epoch)
 	if err != nil {
-		return
+		return true
 	}
 	var drop []jobs.SegmentKey
 	for _, k := range keys {
@@ -570,6 +629,7 @@ func (sr *shardRun) snapshot() {
 	if len(drop) > 0 {
 		_ = store.DeleteSegments(ctx, drop)
 	}
+	return true
 }
 
 func (sr *shardRun) failWaiters(err error) {
@@ -636,7 +696,11 @@ func (sr *shardRun) handoff(flushDone chan struct{}) {
 		case <-time.After(20 * time.Millisecond):
 		}
 	}
-	sr.snapshot()
+	// The final snapshot is what the next owner reads if it does not get
+	// the hand-off message: retry it for a while if Olric refuses writes.
+	for wait := 100 * time.Millisecond; !sr.snapshot() && time.Now().Before(deadline.Add(5*time.Second)); wait = min(2*wait, time.Second) {
+		time.Sleep(wait)
+	}
 	sr.mu.Lock()
 	sr.releasing = false
 	l := sr.lease
@@ -742,4 +806,196 @@ func (n *Node) servedShards() []int {
 	}
 	sort.Ints(out)
 	return out
+}
+
+// errSnapshotMissing is a load that found no snapshot where one must be.
+var errSnapshotMissing = errors.New("the shard's snapshot was not found, yet the shard was served before")
+
+// snapshotWait bounds how long a shard whose snapshot must exist but cannot
+// be read stays unserved before it is served from what remains.
+const snapshotWait = 2 * time.Minute
+
+// snapshotYoung is the age under which a cluster may still hold shards
+// that were never loaded (and so have no snapshot): every shard is taken
+// within seconds of formation.
+const snapshotYoung = time.Minute
+
+type missDecision int
+
+const (
+	missNew    missDecision = iota // the shard was never served: start it empty
+	missRetry                      // read again later
+	missGiveUp                     // waited snapshotWait: serve what remains
+)
+
+// snapshotMiss decides what a load does when the shard's snapshot is not
+// found. Every load writes a snapshot before it serves, so a shard whose
+// lease epoch is above 1, or any shard of a cluster older than
+// snapshotYoung (its coordinator's birth is in the cluster ID), has one:
+// not finding it means Olric missed it while moving partitions (or lost
+// it), and starting the shard empty would overwrite it. since is when the
+// misses began (zero: this is the first).
+func snapshotMiss(epoch uint64, clusterID string, since, now time.Time) missDecision {
+	expected := epoch > 1
+	if born, ok := clusterBirth(clusterID); ok && now.Sub(born) > snapshotYoung {
+		expected = true
+	}
+	switch {
+	case !expected:
+		return missNew
+	case since.IsZero() || now.Sub(since) < snapshotWait:
+		return missRetry
+	default:
+		return missGiveUp
+	}
+}
+
+// clusterBirth reads the coordinator's birth (Unix nanoseconds) from a
+// cluster ID "<coordinator id>-<birth>".
+func clusterBirth(clusterID string) (time.Time, bool) {
+	_, b, ok := strings.Cut(clusterID, "-")
+	if !ok {
+		return time.Time{}, false
+	}
+	ns, err := strconv.ParseInt(b, 10, 64)
+	if err != nil || ns <= 0 {
+		return time.Time{}, false
+	}
+	return time.Unix(0, ns), true
+}
+
+// readSegment reads and decodes one segment; ok is false when the store no
+// longer has it or it is corrupt (logged).
+func (sr *shardRun) readSegment(ctx context.Context, store jobs.LogStore, k jobs.SegmentKey) ([]jobs.Record, bool, error) {
+	data, err := store.ReadSegment(ctx, k)
+	if errors.Is(err, jobs.ErrNotFound) {
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, fmt.Errorf("read segment %v: %w", k, err)
+	}
+	recs, err := jobs.DecodeRecords(data)
+	if err != nil {
+		sr.n.log.Error().Err(err).Interface("segment", k).Msg("corrupt segment skipped")
+		return nil, false, nil
+	}
+	return recs, true, nil
+}
+
+// recheck reads the log of epochs [first, epoch) again, LogRecheck and
+// 5 x LogRecheck after a load, and merges into the cluster the jobs that
+// only these reads find: right after a member died Olric can answer "not
+// found" for keys whose copy sits on a backup it has not consulted yet.
+// The jobs go through the normal submit routing (as imports: the more
+// advanced version of a job wins, a running one is requeued), so they
+// reach the shard's owner even if the shard has moved on since. The old
+// segments are deleted once both reads are done and everything they found
+// was taken.
+func (sr *shardRun) recheck(snap jobs.Snapshot, first, epoch uint64, seen map[jobs.SegmentKey]bool) {
+	n := sr.n
+	defer n.wg.Done()
+	all := make(map[jobs.SegmentKey]bool, len(seen))
+	for k := range seen {
+		all[k] = true
+	}
+	keep := false
+	for _, after := range []time.Duration{n.cfg.LogRecheck, 4 * n.cfg.LogRecheck} {
+		select {
+		case <-n.ctx.Done():
+			return
+		case <-time.After(after):
+		}
+		found, listed, err := sr.readUnseen(snap, first, epoch, seen)
+		for _, k := range listed {
+			all[k] = true
+		}
+		if err != nil {
+			n.log.Warn().Err(err).Int("shard", sr.id).Msg("could not read the shard's old log again; its segments are kept")
+			keep = true
+			continue
+		}
+		if len(found) == 0 {
+			continue
+		}
+		ctx, cancel := context.WithTimeout(n.ctx, 30*time.Second)
+		res := n.routeEnqueue(ctx, found, true)
+		cancel()
+		failed := 0
+		for _, r := range res {
+			if r.Error != nil {
+				failed++
+			}
+		}
+		if failed > 0 {
+			keep = true
+		}
+		n.log.Warn().Str("event", "log_recheck").Int("shard", sr.id).Int("jobs_found", len(found)).
+			Int("jobs_not_taken", failed).Msg("a second read of the shard's old log found jobs the load had missed (Olric was moving partitions); merged them in")
+		n.met.recovered.Add(float64(len(found) - failed))
+	}
+	if keep || len(all) == 0 {
+		return
+	}
+	keys := make([]jobs.SegmentKey, 0, len(all))
+	for k := range all {
+		keys = append(keys, k)
+	}
+	store := n.logStore()
+	if store == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(n.ctx, 10*time.Second)
+	defer cancel()
+	if err := store.DeleteSegments(ctx, keys); err != nil {
+		n.log.Debug().Err(err).Int("shard", sr.id).Msg("could not drop old segments; they are read again harmlessly")
+	}
+}
+
+// readUnseen lists the log of epochs [first, epoch) and reads the segments
+// not in seen (adding them), returning the latest version of every job
+// they record and every key listed.
+func (sr *shardRun) readUnseen(snap jobs.Snapshot, first, epoch uint64, seen map[jobs.SegmentKey]bool) ([]jobs.Job, []jobs.SegmentKey, error) {
+	store := sr.n.logStore()
+	if store == nil {
+		return nil, nil, ErrStopped
+	}
+	ctx, cancel := context.WithTimeout(sr.n.ctx, 10*time.Second)
+	defer cancel()
+	latest := map[string]jobs.Job{}
+	var order []string
+	var listed []jobs.SegmentKey
+	for e := first; e < epoch; e++ {
+		keys, err := store.ListSegments(ctx, sr.id, e)
+		if err != nil {
+			return nil, listed, fmt.Errorf("list segments of epoch %d: %w", e, err)
+		}
+		for _, k := range keys {
+			listed = append(listed, k)
+			if seen[k] || snap.Covers(k) {
+				continue
+			}
+			recs, ok, err := sr.readSegment(ctx, store, k)
+			if err != nil {
+				return nil, listed, err
+			}
+			if !ok {
+				continue
+			}
+			seen[k] = true
+			for _, r := range recs {
+				if r.Op != jobs.OpUpsert {
+					continue
+				}
+				if _, ok := latest[r.Job.ID]; !ok {
+					order = append(order, r.Job.ID)
+				}
+				latest[r.Job.ID] = r.Job
+			}
+		}
+	}
+	found := make([]jobs.Job, 0, len(order))
+	for _, id := range order {
+		found = append(found, latest[id])
+	}
+	return found, listed, nil
 }

@@ -33,6 +33,13 @@ type Snapshot struct {
 	Data []byte
 }
 
+// Covers reports whether the snapshot already holds what segment k
+// recorded: k was written at the snapshot's epoch, by its writer, at or
+// below its Seq.
+func (s Snapshot) Covers(k SegmentKey) bool {
+	return k.Epoch == s.Epoch && k.Writer == s.Writer && k.Seq <= s.Seq
+}
+
 // LogStore is the durable seam of a shard: an append-only log of immutable
 // segments plus one snapshot per shard. The shard's owner is its only writer;
 // the store never has to merge concurrent writes to one key.

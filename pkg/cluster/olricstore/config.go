@@ -47,6 +47,12 @@ type Config struct {
 	// JoinRetryInterval is the pause between two join attempts. Default 250 ms.
 	JoinRetryInterval time.Duration
 
+	// BootstrapTimeout bounds the wait, after joining, for the cluster's
+	// coordinator to send this node its first routing table. The
+	// coordinator rebuilds the table with a request per partition and owner,
+	// which takes seconds on a busy cluster. Default 12 s.
+	BootstrapTimeout time.Duration
+
 	// FormAloneIfJoinFails: when Peers are given and none could be joined
 	// within JoinTimeout, true forms a new cluster alone (Olric's own
 	// behaviour, which makes a split that never heals by itself); false,
@@ -88,11 +94,19 @@ type Config struct {
 	// Timing is memberlist's failure detection timing; see Timing.
 	Timing Timing
 
-	// RequestTimeout bounds one request between members (dial, read and
-	// write of Olric's internal client). A dead member's address that does
-	// not refuse connections (a vanished pod IP) costs this much per try.
-	// Default 2 s.
+	// RequestTimeout bounds one request between members (read and write
+	// of Olric's internal client). Default 2 s.
+	//
+	// Connecting is bounded separately by DialTimeout: Olric's coordinator
+	// rebuilds the routing table with one request per partition and owner,
+	// one after the other, so a member whose address drops connections (a
+	// vanished pod IP, a container whose IP was reused) freezes routing for
+	// partitions x DialTimeout; a dial on a working network takes well
+	// under a millisecond.
 	RequestTimeout time.Duration
+
+	// DialTimeout bounds connecting to another member. Default 500 ms.
+	DialTimeout time.Duration
 
 	// LeaveTimeout bounds the leave broadcast at Shutdown. Default 2 s.
 	LeaveTimeout time.Duration
@@ -158,12 +172,14 @@ func DefaultConfig() Config {
 		MemberlistPort:     DefaultMemberlistPort,
 		JoinTimeout:        5 * time.Second,
 		JoinRetryInterval:  250 * time.Millisecond,
+		BootstrapTimeout:   12 * time.Second,
 		ReplicaCount:       2,
 		PartitionCount:     DefaultPartitionCount,
 		TableSize:          DefaultTableSize,
 		CompactionInterval: time.Minute,
 		Timing:             DefaultTiming(),
 		RequestTimeout:     2 * time.Second,
+		DialTimeout:        500 * time.Millisecond,
 		LeaveTimeout:       2 * time.Second,
 		Logger:             zerolog.Nop(),
 	}
@@ -186,6 +202,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.JoinRetryInterval == 0 {
 		c.JoinRetryInterval = d.JoinRetryInterval
+	}
+	if c.BootstrapTimeout == 0 {
+		c.BootstrapTimeout = d.BootstrapTimeout
 	}
 	if c.ReplicaCount == 0 {
 		c.ReplicaCount = d.ReplicaCount
@@ -220,6 +239,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.RequestTimeout == 0 {
 		c.RequestTimeout = d.RequestTimeout
+	}
+	if c.DialTimeout == 0 {
+		c.DialTimeout = d.DialTimeout
 	}
 	if c.LeaveTimeout == 0 {
 		c.LeaveTimeout = d.LeaveTimeout
@@ -269,8 +291,8 @@ func (c Config) Validate() error {
 	if t.ProbeInterval <= 0 || t.ProbeTimeout <= 0 || t.ProbeTimeout >= t.ProbeInterval || t.SuspicionMult < 1 || t.GossipInterval <= 0 || t.PushPullInterval <= 0 || t.TCPTimeout <= 0 {
 		errs = append(errs, fmt.Errorf("olricstore: Timing %+v: every field must be positive, ProbeTimeout below ProbeInterval", t))
 	}
-	if c.RequestTimeout <= 0 || c.LeaveTimeout <= 0 || c.CompactionInterval <= 0 {
-		errs = append(errs, fmt.Errorf("olricstore: RequestTimeout, LeaveTimeout and CompactionInterval must be positive"))
+	if c.RequestTimeout <= 0 || c.DialTimeout <= 0 || c.LeaveTimeout <= 0 || c.CompactionInterval <= 0 {
+		errs = append(errs, fmt.Errorf("olricstore: RequestTimeout, DialTimeout, LeaveTimeout and CompactionInterval must be positive"))
 	}
 	return errors.Join(errs...)
 }

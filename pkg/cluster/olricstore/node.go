@@ -143,7 +143,7 @@ func olricConfig(cfg Config, lw *logWriter) (*config.Config, error) {
 	oc.JoinRetryInterval = cfg.JoinRetryInterval
 	oc.MaxJoinAttempts = max(1, int(cfg.JoinTimeout/cfg.JoinRetryInterval))
 	oc.LeaveTimeout = cfg.LeaveTimeout
-	oc.BootstrapTimeout = 5 * time.Second
+	oc.BootstrapTimeout = cfg.BootstrapTimeout
 	// The coordinator pushes the routing table on every membership event;
 	// the periodic push repairs a member that missed one.
 	oc.RoutingTablePushInterval = 2 * time.Second
@@ -160,7 +160,7 @@ func olricConfig(cfg Config, lw *logWriter) (*config.Config, error) {
 	}
 
 	oc.Client = config.NewClient()
-	oc.Client.DialTimeout = cfg.RequestTimeout
+	oc.Client.DialTimeout = cfg.DialTimeout
 	oc.Client.ReadTimeout = cfg.RequestTimeout
 	oc.Client.WriteTimeout = cfg.RequestTimeout
 	oc.Client.MaxRetries = 1
