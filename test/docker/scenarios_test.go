@@ -197,11 +197,30 @@ func TestComposeCluster(t *testing.T) {
 		}
 		cut := time.Now()
 		t.Logf("disconnected %s (%s) from %s", victim.Name, victim.IP, p.network)
-		// Jobs submitted to the majority side while the partition lasts.
-		l2 := p.submitAsync([]string{"s4b"}, 300)
-		during := l2.waitSoft(t, 300)
-		if len(during) == 0 {
-			t.Errorf("the majority side (2 of 3) acknowledged no job while one worker was cut off")
+		// Jobs submitted to the majority side while the partition lasts, in
+		// batches, as a client that retries would: the batches sent before
+		// the majority has noticed the cut (its failure detector and Olric's
+		// routing table take a few seconds) may be refused; the later ones
+		// must be taken.
+		queues := []string{"s4a"}
+		var during []string
+		tookAfter := time.Duration(-1)
+		for i := 0; time.Since(cut) < 12*time.Second; i++ {
+			q := fmt.Sprintf("s4b%d", i)
+			queues = append(queues, q)
+			sent := time.Since(cut)
+			ids, err := p.submit("sleep", sleepPayload, "--count", "50", "--queue", q)
+			if err != nil {
+				t.Logf("batch %s sent %s into the cut: %d of 50 acknowledged: %s", q, sent.Round(100*time.Millisecond), len(ids), lastLines(err.Error(), 2))
+			}
+			if len(ids) == 50 && tookAfter < 0 {
+				tookAfter = sent
+			}
+			during = append(during, ids...)
+		}
+		t.Logf("the majority side acknowledged %d jobs during the cut; the first whole batch was sent %s into it", len(during), tookAfter.Round(100*time.Millisecond))
+		if tookAfter < 0 {
+			t.Errorf("the majority side (2 of 3) took no whole batch of 50 jobs in the 12 s after one worker was cut off")
 		}
 		acked = append(acked, during...)
 		if left := 15*time.Second - time.Since(cut); left > 0 {
@@ -218,7 +237,7 @@ func TestComposeCluster(t *testing.T) {
 		t.Logf("METRIC partition_heal: one cluster of 3 holding every shard %s after the reconnect", ready.Round(100*time.Millisecond))
 		heals := strings.Count(p.logsOf(victim), `"event":"healed"`)
 		t.Logf("the partitioned worker logged %d healed event(s)", heals)
-		v := p.verify(acked, []string{"s4a", "s4b"}, 2*time.Minute)
+		v := p.verify(acked, queues, 2*time.Minute)
 		p.assertNothingLost("scenario 4", v)
 		t.Logf("METRIC partition_duplicates=%d of %d acknowledged", len(v.Duplicates), v.Acked)
 	})
