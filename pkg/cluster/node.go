@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -515,13 +516,17 @@ func (n *Node) adopt(members []string) {
 	if len(gained) == 0 && len(lost) == 0 && len(before) > 0 {
 		return
 	}
-	n.rebalance = &rebalanceLog{
+	next := &rebalanceLog{
 		start: n.now(), before: before, after: members, gained: gained, lost: lost,
 		pending: map[int]bool{},
 	}
 	for _, s := range gained {
-		n.rebalance.pending[s] = true
+		next.pending[s] = true
 	}
+	// A rebalance still loading its shards when the next one comes (two
+	// nodes joining a second apart) is folded into it: one line says what
+	// this node gained and lost since the last line.
+	n.rebalance = n.rebalance.fold(next)
 	n.met.rebalances.Inc()
 	n.maybeFinishRebalanceLocked()
 }
@@ -534,6 +539,65 @@ type rebalanceLog struct {
 	gained, lost    []int
 	pending         map[int]bool
 	jobsIn, jobsOut int
+}
+
+// fold returns next with the unfinished rebalance r folded in: the members
+// and start of r, the shards gained by either and not lost by next, the
+// shards lost by either and not gained back, and r's pending loads that
+// next keeps. r may be nil.
+func (r *rebalanceLog) fold(next *rebalanceLog) *rebalanceLog {
+	if r == nil {
+		return next
+	}
+	out := &rebalanceLog{start: r.start, before: r.before, after: next.after, pending: map[int]bool{},
+		jobsIn: r.jobsIn, jobsOut: r.jobsOut}
+	lostNow := map[int]bool{}
+	for _, s := range next.lost {
+		lostNow[s] = true
+	}
+	gainedNow := map[int]bool{}
+	for _, s := range next.gained {
+		gainedNow[s] = true
+	}
+	gained := map[int]bool{}
+	for _, s := range r.gained {
+		if !lostNow[s] {
+			gained[s] = true
+		}
+	}
+	lost := map[int]bool{}
+	for _, s := range r.lost {
+		if !gainedNow[s] {
+			lost[s] = true
+		}
+	}
+	for _, s := range next.gained {
+		if !lost[s] && !slices.Contains(r.lost, s) {
+			gained[s] = true
+		}
+	}
+	for _, s := range next.lost {
+		if !gained[s] && !slices.Contains(r.gained, s) {
+			lost[s] = true
+		}
+	}
+	for s := range r.pending {
+		if !lostNow[s] {
+			out.pending[s] = true
+		}
+	}
+	for s := range next.pending {
+		out.pending[s] = true
+	}
+	for s := range gained {
+		out.gained = append(out.gained, s)
+	}
+	for s := range lost {
+		out.lost = append(out.lost, s)
+	}
+	sort.Ints(out.gained)
+	sort.Ints(out.lost)
+	return out
 }
 
 func (n *Node) shardLoaded(s, jobsLoaded int) {
