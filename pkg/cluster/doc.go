@@ -40,6 +40,10 @@
 //     shoal_log_recheck_jobs_total); the old segments are deleted after
 //     that. A shard taken before (lease epoch > 1) whose snapshot cannot be
 //     found is not loaded empty: the load is retried.
+//   - Hand-offs: a graceful move publishes the shard's final state to every
+//     node (subject shoal.int.handoff); nodes keep it 5 minutes, so the next
+//     owner loads from it even if it takes the shard late, and a load that
+//     fails keeps it for the next try.
 //   - Leases: a node waiting for a shard's lease retries with backoff (to
 //     250 ms while it is held, 1 s while Olric fails) and at once when the
 //     previous holder's hand-off message arrives.
