@@ -134,8 +134,10 @@ func restartSelf(log zerolog.Logger, stderr io.Writer) int {
 }
 
 // maxStartAttempts bounds how often the worker starts itself afresh when
-// it could not join the Olric cluster.
-const maxStartAttempts = 3
+// it could not join the Olric cluster. A worker restarted at the address
+// of one that just crashed needed three attempts (about 36 s) here; six
+// (about two minutes) leave room on a busy cluster.
+const maxStartAttempts = 6
 
 // retryStart re-executes the worker after a failed join, at most
 // maxStartAttempts times in a row (counted in SHOAL_START_ATTEMPT).
