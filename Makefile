@@ -16,13 +16,13 @@ vet: ## go vet and the package-graph check
 	$(GO) vet ./...
 	./scripts/check-deps.sh
 
-# Unit and integration tests run in parallel; the end-to-end suite (real
-# worker processes, up to five at once) runs alone so that it does not
-# compete with them for the CPU.
-UNIT_PKGS = $$($(GO) list ./... | grep -v -e /test/e2e -e /test/k8s -e /test/docker)
+# Unit and integration tests (scripts/test-unit.sh) run in parallel; the
+# end-to-end suite (real worker processes, up to five at once) runs alone
+# so that it does not compete with them for the CPU. Both rerun a failed
+# package or scenario once and say FLAKY when it then passes.
 
 test: vet ## the test suite: unit, integration and end-to-end (real worker processes), with -race
-	CGO_ENABLED=1 $(GO) test -race -count=1 -timeout 20m $(UNIT_PKGS)
+	./scripts/test-unit.sh
 	./scripts/test-e2e.sh
 	./scripts/fuzz-short.sh
 
