@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"sort"
 	"strconv"
 	"strings"
@@ -276,16 +277,19 @@ func (sr *shardRun) acquire(rules lease.Rules) (lease.Lease, bool) {
 			return lease.Lease{}, false
 		case <-sr.wake:
 			delay = acquireFirst
-		case <-time.After(jitter(delay, sr.id)):
+		case <-time.After(jitter(delay)):
 		}
 	}
 }
 
-// jitter spreads d by up to ±20%, varied by shard and time, so that shards
-// waiting together do not retry in lockstep.
-func jitter(d time.Duration, shard int) time.Duration {
-	f := float64((time.Now().UnixNano()/int64(time.Microsecond)+int64(shard)*7919)%401-200) / 1000
-	return d + time.Duration(float64(d)*f)
+// jitter spreads d by up to ±20% so that shards waiting together do not
+// retry in lockstep.
+func jitter(d time.Duration) time.Duration {
+	spread := d / 5
+	if spread <= 0 {
+		return d
+	}
+	return d - spread + rand.N(2*spread+1)
 }
 
 // load rebuilds the shard from its snapshot and the segments after it.
@@ -699,7 +703,13 @@ func (sr *shardRun) handoff(flushDone chan struct{}) {
 	// The final snapshot is what the next owner reads if it does not get
 	// the hand-off message: retry it for a while if Olric refuses writes.
 	for wait := 100 * time.Millisecond; !sr.snapshot() && time.Now().Before(deadline.Add(5*time.Second)); wait = min(2*wait, time.Second) {
-		time.Sleep(wait)
+		select {
+		case <-n.ctx.Done():
+		case <-time.After(wait):
+		}
+		if n.ctx.Err() != nil {
+			break
+		}
 	}
 	sr.mu.Lock()
 	sr.releasing = false
@@ -930,7 +940,7 @@ func (sr *shardRun) recheck(snap jobs.Snapshot, first, epoch uint64, seen map[jo
 			keep = true
 		}
 		n.log.Warn().Str("event", "log_recheck").Int("shard", sr.id).Int("jobs_found", len(found)).
-			Int("jobs_not_taken", failed).Msg("a second read of the shard's old log found jobs the load had missed (Olric was moving partitions); merged them in")
+			Int("jobs_not_taken", failed).Msg("a second read of the shard's old log found jobs the load had not seen (a read Olric missed, or the previous holder's flush still in flight); merged them in")
 		n.met.recovered.Add(float64(len(found) - failed))
 	}
 	if keep || len(all) == 0 {

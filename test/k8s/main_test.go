@@ -93,6 +93,20 @@ func needCluster(t *testing.T) *harness.Cluster {
 	return cluster
 }
 
+// needPods is needCluster for tests that run pods: they need the private
+// network namespace (EndpointSlices refuse loopback addresses).
+func needPods(t *testing.T) *harness.Cluster {
+	t.Helper()
+	c := needCluster(t)
+	if !harness.InNetNS() {
+		if harness.Required() {
+			t.Fatal(harness.ErrNoNetNS)
+		}
+		t.Skip(harness.ErrNoNetNS)
+	}
+	return c
+}
+
 // eventually polls cond until it holds or within passes.
 func eventually(t *testing.T, within time.Duration, what string, cond func() (bool, string)) time.Duration {
 	t.Helper()

@@ -45,13 +45,7 @@ func buildFakeWorker(t *testing.T) string {
 // The worker here is test/k8s/fakeworker; the end-to-end test with the real
 // worker (and jobs under load) builds on the same agent.
 func TestKubectlScaleWithStandInKubelet(t *testing.T) {
-	c := needCluster(t)
-	if !harness.InNetNS() {
-		if harness.Required() {
-			t.Fatal(harness.ErrNoNetNS)
-		}
-		t.Skip(harness.ErrNoNetNS)
-	}
+	c := needPods(t)
 	ctx := t.Context()
 	const ns = "scale"
 	newNamespace(t, c, ns, nil)

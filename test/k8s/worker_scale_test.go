@@ -45,13 +45,7 @@ import (
 // Figures (convergence times, RSS per worker idle and after the load,
 // submit errors, duplicates) are logged with "e2e:" prefixes.
 func TestKubectlScaleRealWorkerUnderLoad(t *testing.T) {
-	c := needCluster(t)
-	if !harness.InNetNS() {
-		if harness.Required() {
-			t.Fatal(harness.ErrNoNetNS)
-		}
-		t.Skip(harness.ErrNoNetNS)
-	}
+	c := needPods(t)
 	ctx := t.Context()
 	const ns = "e2e"
 	newNamespace(t, c, ns, nil)
