@@ -915,12 +915,12 @@ func (sr *shardRun) recheck(snap jobs.Snapshot, first, epoch uint64, seen map[jo
 			return
 		case <-time.After(after):
 		}
-		found, listed, err := sr.readUnseen(snap, first, epoch, seen)
-		for _, k := range listed {
-			all[k] = true
-		}
+		found, err := sr.readUnseenRetrying(snap, first, epoch, seen, all)
 		if err != nil {
-			n.log.Warn().Err(err).Int("shard", sr.id).Msg("could not read the shard's old log again; its segments are kept")
+			if n.ctx.Err() == nil {
+				n.log.Error().Err(err).Int("shard", sr.id).Dur("tried_for", recheckRetryFor).
+					Msg("could not read the shard's old log again: jobs only it holds are not served; its segments are kept in Olric")
+			}
 			keep = true
 			continue
 		}
@@ -958,6 +958,61 @@ func (sr *shardRun) recheck(snap jobs.Snapshot, first, epoch uint64, seen map[jo
 	defer cancel()
 	if err := store.DeleteSegments(ctx, keys); err != nil {
 		n.log.Debug().Err(err).Int("shard", sr.id).Msg("could not drop old segments; they are read again harmlessly")
+	}
+}
+
+// recheckRetryFor bounds how long a second read of an old log is retried
+// when Olric fails it (timeouts while partitions move). Giving up after the
+// first error left the segments in Olric with nobody to read them again:
+// the next load starts from the newer snapshot.
+const recheckRetryFor = 5 * time.Minute
+
+// readUnseenRetrying is readUnseen, retried with backoff while it fails,
+// for up to recheckRetryFor. Every key listed is added to all.
+func (sr *shardRun) readUnseenRetrying(snap jobs.Snapshot, first, epoch uint64, seen, all map[jobs.SegmentKey]bool) ([]jobs.Job, error) {
+	n := sr.n
+	var found []jobs.Job
+	wait := func(d time.Duration) bool {
+		select {
+		case <-n.ctx.Done():
+			return false
+		case <-time.After(jitter(d)):
+			return true
+		}
+	}
+	attempts, err := retryFor(recheckRetryFor, 500*time.Millisecond, 15*time.Second, time.Now, wait, func() error {
+		f, listed, err := sr.readUnseen(snap, first, epoch, seen)
+		for _, k := range listed {
+			all[k] = true
+		}
+		if err != nil && !errors.Is(err, ErrStopped) {
+			n.log.Debug().Err(err).Int("shard", sr.id).Msg("could not read the shard's old log again; retrying")
+		}
+		found = f
+		return err
+	})
+	if err == nil && attempts > 1 {
+		n.log.Info().Int("shard", sr.id).Int("attempts", attempts).Msg("read the shard's old log again after Olric failed it")
+	}
+	return found, err
+}
+
+// retryFor runs op until it succeeds, returns ErrStopped, or bound has
+// passed since the first try, waiting base, 2 x base ... up to max between
+// tries. wait returns false when the caller is stopping. It returns the
+// number of tries and op's last error.
+func retryFor(bound, base, max time.Duration, now func() time.Time, wait func(time.Duration) bool, op func() error) (int, error) {
+	start := now()
+	backoff := base
+	for attempt := 1; ; attempt++ {
+		err := op()
+		if err == nil || errors.Is(err, ErrStopped) || now().Sub(start) >= bound {
+			return attempt, err
+		}
+		if !wait(backoff) {
+			return attempt, ErrStopped
+		}
+		backoff = min(2*backoff, max)
 	}
 }
 

@@ -110,10 +110,19 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 		n.abort()
 		return nil, err
 	}
-	dm, err := n.client.NewDMap(dmapName)
+	dm, err := n.openDMap(ctx)
 	if err != nil {
 		n.abort()
 		return nil, fmt.Errorf("olricstore: open dmap: %w", err)
+	}
+	// Olric's start callback polls process-wide counters that the next
+	// olric.New in this process writes without synchronisation (a data
+	// race the detector reports in multi-node tests). Let it fire first;
+	// it does within milliseconds once the node is up, unless an earlier
+	// node of this process failed to start, hence the bound.
+	select {
+	case <-started:
+	case <-time.After(2 * time.Second):
 	}
 	n.dm = dm
 	n.logStore = newLogStore(dm, cfg.TableSize)
@@ -143,7 +152,7 @@ func olricConfig(cfg Config, lw *logWriter) (*config.Config, error) {
 	oc.JoinRetryInterval = cfg.JoinRetryInterval
 	oc.MaxJoinAttempts = max(1, int(cfg.JoinTimeout/cfg.JoinRetryInterval))
 	oc.LeaveTimeout = cfg.LeaveTimeout
-	oc.BootstrapTimeout = cfg.BootstrapTimeout
+	oc.BootstrapTimeout = cfg.RequestBootstrapWait
 	// The coordinator pushes the routing table on every membership event;
 	// the periodic push repairs a member that missed one.
 	oc.RoutingTablePushInterval = 2 * time.Second
@@ -279,6 +288,27 @@ func (n *Node) startError(err error) error {
 		return fmt.Errorf("%w: olric %s: %v: stop the other process or choose other ports", ErrPortInUse, n.Addr(), err)
 	}
 	return fmt.Errorf("olricstore: olric %s failed to start: %w", n.Addr(), err)
+}
+
+// openDMap opens shoal's DMap, which succeeds once the coordinator has sent
+// this node its first routing table. Olric itself waits only
+// RequestBootstrapWait for that; the wait is repeated here up to
+// BootstrapTimeout.
+func (n *Node) openDMap(ctx context.Context) (olric.DMap, error) {
+	deadline := time.Now().Add(n.cfg.BootstrapTimeout)
+	for {
+		dm, err := n.client.NewDMap(dmapName)
+		if err == nil || !errors.Is(err, olric.ErrOperationTimeout) || !time.Now().Before(deadline) {
+			return dm, err
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-n.done:
+			return nil, n.startError(n.runErr)
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
 }
 
 // checkJoined turns "found nobody, formed a cluster alone" into an error
