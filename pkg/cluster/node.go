@@ -84,6 +84,9 @@ type Node struct {
 	rebalance *rebalanceLog
 	hbSeq     uint64
 	olricSize int
+	// resnapAt is when every held shard is snapshotted once more after an
+	// Olric membership change (zero: none pending).
+	resnapAt time.Time
 	clusterID string
 	// leaving in turn (see leave.go)
 	leaveCoord   string    // the coordinator that granted our turn
@@ -247,6 +250,10 @@ func (n *Node) memberlistAddr() string {
 	return net.JoinHostPort(n.cfg.AdvertiseAddr, strconv.Itoa(n.cfg.MemberlistPort))
 }
 
+// resnapDelay is how long after an Olric membership change the held shards
+// are snapshotted a second time.
+const resnapDelay = 5 * time.Second
+
 func (n *Node) refreshClusterID() {
 	st := n.getStore()
 	if st == nil {
@@ -272,8 +279,19 @@ func (n *Node) refreshClusterID() {
 			for _, sr := range n.shards {
 				sr.requestSnapshot()
 			}
+			// And once more when the routing table has settled: a write
+			// made while a joiner was not yet bootstrapped got no backup
+			// copy (Olric counts the refusal as a failed replica, and a
+			// write quorum of 1 accepts it), and Olric never makes that
+			// copy later.
+			n.resnapAt = n.now().Add(resnapDelay)
 		}
 		n.olricSize = len(members)
+	} else if !n.resnapAt.IsZero() && !n.now().Before(n.resnapAt) {
+		n.resnapAt = time.Time{}
+		for _, sr := range n.shards {
+			sr.requestSnapshot()
+		}
 	}
 	n.mu.Unlock()
 }
