@@ -86,7 +86,7 @@ type Node struct {
 	olricSize int
 	// resnapAt is when every held shard is snapshotted once more after an
 	// Olric membership change (zero: none pending).
-	resnapAt time.Time
+	resnapAt  time.Time
 	clusterID string
 	// leaving in turn (see leave.go)
 	leaveCoord   string    // the coordinator that granted our turn

@@ -55,13 +55,14 @@ type Config struct {
 
 	// RequestBootstrapWait is how long a request that reaches this node
 	// before its first routing table waits for it (Olric's own
-	// BootstrapTimeout) before it is refused. Keep it short: the sender of a
-	// replicated write holds the partition's lock meanwhile, and the
-	// coordinator's next routing push waits on that lock, so a long wait
-	// here keeps the very table that would bootstrap this node from
-	// arriving. Measured: with 12 s, a worker restarted at a crashed
-	// worker's address stayed unbootstrapped for 17 s and had to start
-	// afresh. Default 500 ms.
+	// BootstrapTimeout) before it is refused. Keep it short: the sender of
+	// a replicated write holds the partition's lock meanwhile, and the
+	// coordinator's routing-table build takes the same lock, so a long wait
+	// here delays the very table that would bootstrap this node. Measured
+	// (a worker restarted at a crashed worker's address, under load): with
+	// 12 s, 1, 1, 0 and 5 fresh starts before Olric took it in; with 1 ms,
+	// 8 of 9 runs joined on the first start. Start waits for the bootstrap
+	// itself, up to BootstrapTimeout. Default 1 ms.
 	RequestBootstrapWait time.Duration
 
 	// FormAloneIfJoinFails: when Peers are given and none could be joined
