@@ -171,8 +171,8 @@ func (n *Node) form(ctx context.Context) ([]string, error) {
 			// Olric copes badly with several nodes joining at the same
 			// moment (a joiner can wait forever for its routing table):
 			// joiners take turns, lowest name first.
-			if ahead := n.joinerAhead(); ahead != "" && time.Since(start) < n.cfg.FormationTimeout {
-				d = formDecision{Kind: formWait, Why: "waiting for " + ahead + " to finish joining"}
+			if wait, why := joinTurn(time.Since(start), n.cfg.HeartbeatTimeout, n.cfg.FormationTimeout, n.joinerAhead()); wait {
+				d = formDecision{Kind: formWait, Why: why}
 				break
 			}
 			n.log.Info().Str("event", "formation").Str("decision", "join").Strs("peers", d.Peers).Msg(d.Why)
@@ -201,6 +201,26 @@ func (n *Node) form(ctx context.Context) ([]string, error) {
 			n.watcher.Refresh()
 		}
 	}
+}
+
+// joinTurn decides whether a node that found a cluster to join waits for
+// its turn. Joiners take turns, lowest name first (ahead: the lowest-named
+// peer whose heartbeat says it is joining, "" if none). A node first
+// listens for one heartbeat timeout (listen) after it set up its routes:
+// two workers started at the same moment would otherwise both decide before
+// either heard the other, and both join at once (seen in containers: one of
+// them then waited 13 s for Olric and had to start afresh). After timeout
+// it joins regardless.
+func joinTurn(elapsed, listen, timeout time.Duration, ahead string) (wait bool, why string) {
+	switch {
+	case elapsed >= timeout:
+		return false, ""
+	case ahead != "":
+		return true, "waiting for " + ahead + " to finish joining"
+	case elapsed < listen:
+		return true, "listening for other joiners before joining"
+	}
+	return false, ""
 }
 
 // joinerAhead names a peer with a lower name that is joining right now

@@ -153,3 +153,26 @@ func TestDecideFormation(t *testing.T) {
 		})
 	}
 }
+
+func TestJoinTurn(t *testing.T) {
+	const listen, timeout = 1250 * time.Millisecond, 15 * time.Second
+	for _, tc := range []struct {
+		name    string
+		elapsed time.Duration
+		ahead   string
+		wait    bool
+	}{
+		{"just started, nobody heard yet: listen first", 0, "", true},
+		{"listened a heartbeat timeout, nobody joining: join", listen, "", false},
+		{"a lower-named peer is joining: wait for it", 5 * time.Second, "10.0.0.2", true},
+		{"a lower-named joiner heard at once: wait", 100 * time.Millisecond, "10.0.0.2", true},
+		{"formation timeout passed: join regardless", timeout, "10.0.0.2", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			wait, why := joinTurn(tc.elapsed, listen, timeout, tc.ahead)
+			if wait != tc.wait || wait != (why != "") {
+				t.Fatalf("joinTurn(%s, %q) = (%v, %q), want wait=%v", tc.elapsed, tc.ahead, wait, why, tc.wait)
+			}
+		})
+	}
+}
