@@ -53,8 +53,8 @@ test-cluster: ## the multi-node scenarios (crash, join, drains, formation, heali
 test-k8s: ## Kubernetes tests against a real control plane (the first run builds it: 15-25 min, then cached)
 	./scripts/k8s/ci.sh
 
-test-docker: ## the container suite: builds shoal:local and drives docker compose (needs a Docker engine)
-	SHOAL_DOCKER_TESTS=1 $(GO) test -count=1 -timeout 20m -v ./test/docker/
+test-docker: ## the container suite: builds shoal:local and drives docker compose (needs a Docker engine); a failed suite is rerun once
+	./scripts/test-docker.sh
 
 clean: ## remove build output
 	rm -rf $(BIN) run

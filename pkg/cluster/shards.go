@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -41,6 +42,10 @@ type shardRun struct {
 	missing   map[string]time.Time // running jobs their runner does not list
 	kept      []jobs.Job           // state held when the lease was lost
 	snapMiss  time.Time            // first load that found no snapshot where one must be (zero: none)
+	// failedEpochs are the lease epochs this node took for the shard whose
+	// load failed, since its last successful load: no holder served at
+	// them (a load writes nothing before it succeeds).
+	failedEpochs []uint64
 
 	kick chan struct{}
 	full chan struct{}
@@ -145,6 +150,10 @@ func (sr *shardRun) run() {
 		loaded, err := sr.load(l)
 		<-n.loadSlots
 		if err != nil {
+			sr.failedEpochs = append(sr.failedEpochs, l.Epoch)
+			if len(sr.failedEpochs) > maxFailedEpochs {
+				sr.failedEpochs = sr.failedEpochs[len(sr.failedEpochs)-maxFailedEpochs:]
+			}
 			n.log.Warn().Err(err).Int("shard", sr.id).Msg("could not load shard; releasing the lease to retry")
 			ctx, cancel := sr.opCtx()
 			_ = n.leaseStore().Release(ctx, l)
@@ -160,6 +169,7 @@ func (sr *shardRun) run() {
 			}
 			continue
 		}
+		sr.failedEpochs = nil
 		n.shardLoaded(sr.id, loaded)
 		n.markReady(sr.id)
 		n.kickDispatch()
@@ -282,6 +292,29 @@ func (sr *shardRun) acquire(rules lease.Rules) (lease.Lease, bool) {
 	}
 }
 
+// maxFailedEpochs bounds shardRun.failedEpochs.
+const maxFailedEpochs = 256
+
+// handoffIsLatest tells whether a hand-off made by the holder at epoch ho is
+// the shard's latest state for a load at lease epoch lease: nobody served
+// in between. Epochs this node took and failed to load (own) do not count:
+// a node that took the lease before the hand-off message arrived, found no
+// snapshot (Olric moves no data off a leaving member) and released the
+// lease to retry, used to wait up to 2 minutes for that snapshot on every
+// later try, because its epoch was no longer the hand-off's + 1 (seen in a
+// 6 -> 1 scale-down: 165 shards unserved for 2 minutes).
+func handoffIsLatest(ho, lease uint64, own []uint64) bool {
+	if ho == 0 || lease <= ho {
+		return false
+	}
+	for e := ho + 1; e < lease; e++ {
+		if !slices.Contains(own, e) {
+			return false
+		}
+	}
+	return true
+}
+
 // jitter spreads d by up to ±20% so that shards waiting together do not
 // retry in lockstep.
 func jitter(d time.Duration) time.Duration {
@@ -318,7 +351,7 @@ func (sr *shardRun) load(l lease.Lease) (loaded int, err error) {
 			n.restoreHandoff(sr.id, ho)
 		}
 	}()
-	if haveHandoff && kept == nil && ho.epoch > 0 && ho.epoch+1 == l.Epoch {
+	if haveHandoff && kept == nil && handoffIsLatest(ho.epoch, l.Epoch, sr.failedEpochs) {
 		// Graceful move straight from the previous holder: its final state
 		// is the whole shard and its final snapshot is in Olric already.
 		return sr.serveFrom(shard, l, ho.jobs)

@@ -31,3 +31,25 @@ func TestSnapshotMissDecision(t *testing.T) {
 		})
 	}
 }
+
+func TestHandoffIsLatest(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		ho, lease uint64
+		own       []uint64
+		want      bool
+	}{
+		{"straight from the holder", 7, 8, nil, true},
+		{"no hand-off epoch", 0, 8, nil, false},
+		{"lease not above the hand-off (lost epoch counter)", 8, 8, nil, false},
+		{"our own failed loads in between", 7, 10, []uint64{8, 9}, true},
+		{"another node took epoch 9", 7, 10, []uint64{8}, false},
+		{"failed loads from before the hand-off do not help", 7, 9, []uint64{3, 4}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := handoffIsLatest(tc.ho, tc.lease, tc.own); got != tc.want {
+				t.Fatalf("handoffIsLatest(%d, %d, %v) = %v, want %v", tc.ho, tc.lease, tc.own, got, tc.want)
+			}
+		})
+	}
+}
