@@ -303,11 +303,21 @@ const maxFailedEpochs = 256
 // lease to retry, used to wait up to 2 minutes for that snapshot on every
 // later try, because its epoch was no longer the hand-off's + 1 (seen in a
 // 6 -> 1 scale-down: 165 shards unserved for 2 minutes).
+//
+// When the lease epoch is not above the hand-off's, Olric lost the epoch
+// counter (a scale-down from 6 to 1 loses most keys whose two copies were
+// on leaving members; the same run showed epochs restarting at 1): the
+// hand-off is then the latest state if every epoch since the restart was
+// one of this node's own failed loads.
 func handoffIsLatest(ho, lease uint64, own []uint64) bool {
-	if ho == 0 || lease <= ho {
+	if ho == 0 || lease == 0 {
 		return false
 	}
-	for e := ho + 1; e < lease; e++ {
+	from := ho + 1
+	if lease <= ho {
+		from = 1
+	}
+	for e := from; e < lease; e++ {
 		if !slices.Contains(own, e) {
 			return false
 		}
@@ -354,7 +364,7 @@ func (sr *shardRun) load(l lease.Lease) (loaded int, err error) {
 	if haveHandoff && kept == nil && handoffIsLatest(ho.epoch, l.Epoch, sr.failedEpochs) {
 		// Graceful move straight from the previous holder: its final state
 		// is the whole shard and its final snapshot is in Olric already.
-		return sr.serveFrom(shard, l, ho.jobs)
+		return sr.serveFrom(shard, l, ho.epoch, ho.jobs)
 	}
 	ctx, cancel := context.WithTimeout(n.ctx, 10*time.Second)
 	defer cancel()
@@ -458,13 +468,32 @@ func (sr *shardRun) load(l lease.Lease) (loaded int, err error) {
 
 // serveFrom starts serving a shard from a hand-off: the previous holder's
 // final state, no log to read.
-func (sr *shardRun) serveFrom(shard *jobs.Shard, l lease.Lease, js []jobs.Job) (int, error) {
+func (sr *shardRun) serveFrom(shard *jobs.Shard, l lease.Lease, hoEpoch uint64, js []jobs.Job) (int, error) {
 	for _, j := range js {
 		shard.Adopt(j)
 	}
+	epoch := l.Epoch
+	if epoch <= hoEpoch {
+		// Olric lost the epoch counter: log above the hand-off's epoch, and
+		// write a snapshot there first, so that the next load (which starts
+		// from the newest snapshot) reads this node's segments.
+		epoch = hoEpoch + 1
+		store := sr.n.logStore()
+		if store == nil {
+			return 0, ErrStopped
+		}
+		ctx, cancel := context.WithTimeout(sr.n.ctx, 10*time.Second)
+		err := store.PutSnapshot(ctx, jobs.Snapshot{Shard: sr.id, Epoch: epoch, Writer: sr.n.id, Seq: 0, Data: jobs.EncodeSnapshot(shard.Jobs())})
+		cancel()
+		if err != nil {
+			return 0, fmt.Errorf("write snapshot: %w", err)
+		}
+		sr.n.log.Warn().Int("shard", sr.id).Uint64("lease_epoch", l.Epoch).Uint64("handoff_epoch", hoEpoch).
+			Msg("lease epoch is not above the hand-off's (Olric lost the epoch counter); serving the hand-off above it")
+	}
 	recs := sr.requeueGone(shard)
-	sr.install(shard, l, l.Epoch, recs)
-	sr.n.log.Debug().Int("shard", sr.id).Uint64("epoch", l.Epoch).Int("jobs", shard.Len()).Msg("shard taken over from its hand-off")
+	sr.install(shard, l, epoch, recs)
+	sr.n.log.Debug().Int("shard", sr.id).Uint64("epoch", epoch).Int("jobs", shard.Len()).Msg("shard taken over from its hand-off")
 	return shard.Len(), nil
 }
 

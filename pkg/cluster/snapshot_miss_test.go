@@ -41,7 +41,10 @@ func TestHandoffIsLatest(t *testing.T) {
 	}{
 		{"straight from the holder", 7, 8, nil, true},
 		{"no hand-off epoch", 0, 8, nil, false},
-		{"lease not above the hand-off (lost epoch counter)", 8, 8, nil, false},
+		{"epoch counter lost, first try after it", 8, 1, nil, true},
+		{"epoch counter lost, our own failed loads since", 8, 4, []uint64{1, 2, 3}, true},
+		{"epoch counter lost, someone else took epoch 2 since", 8, 4, []uint64{1, 3}, false},
+		{"no lease epoch", 8, 0, nil, false},
 		{"our own failed loads in between", 7, 10, []uint64{8, 9}, true},
 		{"another node took epoch 9", 7, 10, []uint64{8}, false},
 		{"failed loads from before the hand-off do not help", 7, 9, []uint64{3, 4}, false},
