@@ -276,9 +276,7 @@ func (n *Node) refreshClusterID() {
 			n.log.Info().Str("event", "olric_members").Int("before", n.olricSize).Int("after", len(members)).Msg("Olric membership changed")
 			// Every held shard is written again so that its log has its
 			// full replica count on the members that remain.
-			for _, sr := range n.shards {
-				sr.requestSnapshot()
-			}
+			n.requestSnapshotsLocked()
 			// And once more when the routing table has settled: a write
 			// made while a joiner was not yet bootstrapped got no backup
 			// copy (Olric counts the refusal as a failed replica, and a
@@ -289,11 +287,18 @@ func (n *Node) refreshClusterID() {
 		n.olricSize = len(members)
 	} else if !n.resnapAt.IsZero() && !n.now().Before(n.resnapAt) {
 		n.resnapAt = time.Time{}
-		for _, sr := range n.shards {
-			sr.requestSnapshot()
-		}
+		n.requestSnapshotsLocked()
 	}
 	n.mu.Unlock()
+}
+
+// requestSnapshotsLocked asks every held shard to write its snapshot again,
+// so that its log has its full replica count on the current members.
+// Callers hold n.mu.
+func (n *Node) requestSnapshotsLocked() {
+	for _, sr := range n.shards {
+		sr.requestSnapshot()
+	}
 }
 
 // selfHeartbeatLocked builds this node's heartbeat. Callers hold n.mu.

@@ -452,9 +452,8 @@ func (sr *shardRun) load(l lease.Lease) (loaded int, err error) {
 	recs := sr.requeueGone(shard)
 
 	// New snapshot at the new epoch: everything read so far is covered.
-	data := jobs.EncodeSnapshot(shard.Jobs())
-	if err := store.PutSnapshot(ctx, jobs.Snapshot{Shard: sr.id, Epoch: epoch, Writer: n.id, Seq: 0, Data: data}); err != nil {
-		return 0, fmt.Errorf("write snapshot: %w", err)
+	if err := sr.putLoadSnapshot(ctx, store, shard, epoch); err != nil {
+		return 0, err
 	}
 	sr.install(shard, l, epoch, recs)
 	if epoch > first {
@@ -464,6 +463,16 @@ func (sr *shardRun) load(l lease.Lease) (loaded int, err error) {
 	n.log.Debug().Int("shard", sr.id).Uint64("epoch", epoch).Int("jobs", shard.Len()).Int("records_replayed", records).
 		Int("requeued", len(recs)).Int("adopted", adopted).Msg("shard loaded")
 	return shard.Len(), nil
+}
+
+// putLoadSnapshot writes the snapshot a load starts an epoch with: the
+// whole state, first of the epoch (seq 0).
+func (sr *shardRun) putLoadSnapshot(ctx context.Context, store jobs.LogStore, shard *jobs.Shard, epoch uint64) error {
+	snap := jobs.Snapshot{Shard: sr.id, Epoch: epoch, Writer: sr.n.id, Seq: 0, Data: jobs.EncodeSnapshot(shard.Jobs())}
+	if err := store.PutSnapshot(ctx, snap); err != nil {
+		return fmt.Errorf("write snapshot: %w", err)
+	}
+	return nil
 }
 
 // serveFrom starts serving a shard from a hand-off: the previous holder's
@@ -483,10 +492,10 @@ func (sr *shardRun) serveFrom(shard *jobs.Shard, l lease.Lease, hoEpoch uint64, 
 			return 0, ErrStopped
 		}
 		ctx, cancel := context.WithTimeout(sr.n.ctx, 10*time.Second)
-		err := store.PutSnapshot(ctx, jobs.Snapshot{Shard: sr.id, Epoch: epoch, Writer: sr.n.id, Seq: 0, Data: jobs.EncodeSnapshot(shard.Jobs())})
+		err := sr.putLoadSnapshot(ctx, store, shard, epoch)
 		cancel()
 		if err != nil {
-			return 0, fmt.Errorf("write snapshot: %w", err)
+			return 0, err
 		}
 		sr.n.log.Warn().Int("shard", sr.id).Uint64("lease_epoch", l.Epoch).Uint64("handoff_epoch", hoEpoch).
 			Msg("lease epoch is not above the hand-off's (Olric lost the epoch counter); serving the hand-off above it")

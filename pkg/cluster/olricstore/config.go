@@ -61,7 +61,8 @@ type Config struct {
 	// here delays the very table that would bootstrap this node. Measured
 	// (a worker restarted at a crashed worker's address, under load): with
 	// 12 s, 1, 1, 0 and 5 fresh starts before Olric took it in; with 1 ms,
-	// 8 of 9 runs joined on the first start. Start waits for the bootstrap
+	// 8 of 9 runs joined on the first start (scripts/measure/
+	// restart-same-address.sh). Start waits for the bootstrap
 	// itself, up to BootstrapTimeout. Default 1 ms.
 	RequestBootstrapWait time.Duration
 
