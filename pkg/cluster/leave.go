@@ -57,13 +57,15 @@ func (n *Node) drain() {
 	// Hand off every shard still held (graceful: flush, snapshot, release).
 	deadline := time.Now().Add(n.cfg.LeaveTimeout)
 	n.mu.Lock()
-	for _, sr := range n.shards {
+	for s, sr := range n.shards {
 		sr.release()
+		n.retiring[sr] = true
+		delete(n.shards, s)
 	}
 	n.mu.Unlock()
 	for time.Now().Before(deadline) {
 		n.mu.Lock()
-		left := len(n.shards)
+		left := len(n.shards) + len(n.retiring)
 		n.mu.Unlock()
 		if left == 0 {
 			break
@@ -260,9 +262,12 @@ func (n *Node) heal(other otherCluster) {
 	// Export everything this node holds and stop its shards without writing.
 	var exported []jobs.Job
 	n.mu.Lock()
-	srs := make([]*shardRun, 0, len(n.shards))
+	srs := make([]*shardRun, 0, len(n.shards)+len(n.retiring))
 	for _, sr := range n.shards {
 		srs = append(srs, sr)
+	}
+	for sr := range n.retiring {
+		srs = append(srs, sr) // still handing off: its state goes along too
 	}
 	n.mu.Unlock()
 	for _, sr := range srs {

@@ -20,6 +20,9 @@ type metrics struct {
 	snapshots  prometheus.Counter
 	rebalances prometheus.Counter
 	recovered  prometheus.Counter
+	// stuckReleases counts released shard runners that had not ended
+	// stuckRelease after their release.
+	stuckReleases prometheus.Counter
 }
 
 func newMetrics(reg *prometheus.Registry, n *Node) *metrics {
@@ -49,8 +52,10 @@ func newMetrics(reg *prometheus.Registry, n *Node) *metrics {
 			Help: "Placement changes adopted by this node."}),
 		recovered: prometheus.NewCounter(prometheus.CounterOpts{Namespace: "shoal", Name: "log_recheck_jobs_total",
 			Help: "Jobs that a second read of a taken-over shard's old log found after its load had missed them."}),
+		stuckReleases: prometheus.NewCounter(prometheus.CounterOpts{Namespace: "shoal", Name: "shard_releases_stuck_total",
+			Help: "Shard runners released by the plan that had not ended 30 s later (event=release_stuck in the log)."}),
 	}
-	reg.MustRegister(m.submitted, m.started, m.finished, m.duration, m.attempts, m.segments, m.records, m.snapshots, m.rebalances, m.recovered)
+	reg.MustRegister(m.submitted, m.started, m.finished, m.duration, m.attempts, m.segments, m.records, m.snapshots, m.rebalances, m.recovered, m.stuckReleases)
 	reg.MustRegister(&stateCollector{n: n, desc: prometheus.NewDesc("shoal_jobs", "Jobs in the shards this node serves, by state.", []string{"state"}, nil)})
 	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: "shoal", Name: "shards_held", Help: "Shards this node serves."},
 		func() float64 { return float64(len(n.servedShards())) }))

@@ -74,12 +74,16 @@ type Node struct {
 	restart   atomic.Bool
 	readyFlag atomic.Bool
 
-	mu        sync.Mutex
-	peers     map[string]peerEntry // by node name
-	plan      []string             // owner name per shard, as last adopted
-	members   []string             // active members of the adopted plan
-	set       settler
-	shards    map[int]*shardRun // shards this node wants or serves
+	mu      sync.Mutex
+	peers   map[string]peerEntry // by node name
+	plan    []string             // owner name per shard, as last adopted
+	members []string             // active members of the adopted plan
+	set     settler
+	shards  map[int]*shardRun // shards this node wants or serves
+	// retiring are runners released by a plan that have not finished their
+	// hand-off yet (a runner the plan wants back is replaced, not waited
+	// for: see adopt); drain waits for them too.
+	retiring  map[*shardRun]bool
 	planAt    time.Time
 	rebalance *rebalanceLog
 	hbSeq     uint64
@@ -130,6 +134,7 @@ func New(cfg Config) (*Node, error) {
 		exec:      exec,
 		peers:     map[string]peerEntry{},
 		shards:    map[int]*shardRun{},
+		retiring:  map[*shardRun]bool{},
 		inReadyQ:  map[int]bool{},
 		wake:      make(chan struct{}, 1),
 		loadSlots: make(chan struct{}, 32),
@@ -459,6 +464,7 @@ func (n *Node) controlLoop() {
 			n.refreshClusterID()
 			n.reconcileRunners()
 			n.retrySnapshots()
+			n.warnStuckReleases()
 			continue
 		case <-t.C:
 		}
@@ -519,23 +525,26 @@ func (n *Node) adopt(members []string) {
 			want[s] = true
 		}
 	}
-	for s := range want {
-		if _, ok := n.shards[s]; !ok {
-			gained = append(gained, s)
-			sr := newShardRun(n, s)
-			n.shards[s] = sr
-			n.wg.Add(1)
-			go sr.run()
-		}
-	}
+	have := map[int]bool{}
 	for s, sr := range n.shards {
-		if !want[s] {
-			lost = append(lost, s)
-			sr.release()
-		}
+		have[s] = sr.released()
 	}
-	sort.Ints(gained)
-	sort.Ints(lost)
+	gained, lost = planRunners(want, have)
+	for _, s := range lost {
+		sr := n.shards[s]
+		sr.release()
+		n.retiring[sr] = true
+		delete(n.shards, s)
+	}
+	for _, s := range gained {
+		if old := n.shards[s]; old != nil {
+			n.retiring[old] = true // released already, still ending
+		}
+		sr := newShardRun(n, s)
+		n.shards[s] = sr
+		n.wg.Add(1)
+		go sr.run()
+	}
 	if len(gained) == 0 && len(lost) == 0 && len(before) > 0 {
 		return
 	}
@@ -552,6 +561,33 @@ func (n *Node) adopt(members []string) {
 	n.rebalance = n.rebalance.fold(next)
 	n.met.rebalances.Inc()
 	n.maybeFinishRebalanceLocked()
+}
+
+// planRunners decides which shard runners to start and which to release
+// for the shards the plan wants here (want) and the runners the node has
+// (have: shard -> whether that runner was released already). Both results
+// are sorted.
+//
+// A runner that was released and is wanted again is replaced, not waited
+// for: it may still be handing off, or stuck in an Olric call, and the
+// shard would stay unserved until it ends (a 6 -> 1 scale-down left a
+// shard unserved for minutes this way). The lease keeps the two runners
+// apart: the new one takes it once the old one released it or let it
+// expire.
+func planRunners(want, have map[int]bool) (start, release []int) {
+	for s := range want {
+		if released, ok := have[s]; !ok || released {
+			start = append(start, s)
+		}
+	}
+	for s, released := range have {
+		if !want[s] && !released {
+			release = append(release, s)
+		}
+	}
+	sort.Ints(start)
+	sort.Ints(release)
+	return start, release
 }
 
 // rebalanceLog accumulates what one rebalance did until its gained shards
@@ -740,6 +776,26 @@ func (n *Node) retrySnapshots() {
 		if sr.snapshotPending() {
 			sr.kickFlush()
 		}
+	}
+}
+
+// warnStuckReleases logs, once per runner, a released shard runner that
+// has not ended after stuckRelease, with where it is: its shard is served
+// by its replacement, but its goroutine and its hold on the hand-off are
+// not bounded the way they should be.
+func (n *Node) warnStuckReleases() {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	for sr := range n.retiring {
+		at := sr.releasedAt.Load()
+		if sr.warned || at == 0 || time.Since(time.Unix(0, at)) < stuckRelease {
+			continue
+		}
+		sr.warned = true
+		n.met.stuckReleases.Inc()
+		n.log.Warn().Str("event", "release_stuck").Int("shard", sr.id).Str("phase", sr.phaseNow()).
+			Dur("since", time.Since(time.Unix(0, at))).
+			Msg("a shard runner released by the plan has not ended; the shard is served by a new runner meanwhile (please report this with the node's log)")
 	}
 }
 

@@ -65,3 +65,40 @@ func TestRebalanceFold(t *testing.T) {
 		})
 	}
 }
+
+func TestPlanRunners(t *testing.T) {
+	set := func(ss ...int) map[int]bool {
+		m := map[int]bool{}
+		for _, s := range ss {
+			m[s] = true
+		}
+		return m
+	}
+	for _, tc := range []struct {
+		name           string
+		want           map[int]bool
+		have           map[int]bool // shard -> released
+		start, release []int
+	}{
+		{name: "first plan starts every wanted shard", want: set(1, 2, 3), have: map[int]bool{},
+			start: []int{1, 2, 3}},
+		{name: "unchanged plan touches nothing", want: set(1, 2), have: map[int]bool{1: false, 2: false}},
+		{name: "n2 joins -> shards 2 and 7 are released here", want: set(1, 4),
+			have: map[int]bool{1: false, 2: false, 4: false, 7: false}, release: []int{2, 7}},
+		{name: "n2 leaves -> its shards 2 and 7 start here", want: set(1, 2, 4, 7),
+			have: map[int]bool{1: false, 4: false}, start: []int{2, 7}},
+		{name: "a shard given back while its old runner still hands off gets a new runner",
+			want: set(1, 137), have: map[int]bool{1: false, 137: true}, start: []int{137}},
+		{name: "a released runner the plan does not want is not released twice",
+			want: set(1), have: map[int]bool{1: false, 9: true}},
+		{name: "nobody wanted here: everything held is released", want: set(),
+			have: map[int]bool{3: false, 5: false, 6: true}, release: []int{3, 5}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			start, release := planRunners(tc.want, tc.have)
+			if !slices.Equal(start, tc.start) || !slices.Equal(release, tc.release) {
+				t.Fatalf("start %v release %v, want start %v release %v", start, release, tc.start, tc.release)
+			}
+		})
+	}
+}

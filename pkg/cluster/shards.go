@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/shoal-dev/shoal/pkg/cluster/lease"
@@ -46,6 +47,12 @@ type shardRun struct {
 	// load failed, since its last successful load: no holder served at
 	// them (a load writes nothing before it succeeds).
 	failedEpochs []uint64
+
+	// phase is where the runner is (for the stuck-release warning), and
+	// releasedAt when release was first asked (zero: not released).
+	phase      atomic.Pointer[string]
+	releasedAt atomic.Int64
+	warned     bool // the stuck-release warning was logged (node mu)
 
 	kick chan struct{}
 	full chan struct{}
@@ -86,12 +93,47 @@ func (sr *shardRun) requestSnapshot() {
 }
 
 // release asks the runner to hand the shard off (graceful move).
+//
+// It must not set releasing itself: a runner that has just lost the shard
+// (lost cleared serving) waits for its flusher to end, and a flusher that
+// saw releasing set by a release arriving in between kept running, so that
+// the runner never ended and the plan could never give the shard back to
+// this node.
 func (sr *shardRun) release() {
-	sr.mu.Lock()
-	sr.releasing = true
-	sr.mu.Unlock()
+	sr.releasedAt.CompareAndSwap(0, time.Now().UnixNano())
 	sr.cancel()
 }
+
+// released tells whether release was asked.
+func (sr *shardRun) released() bool { return sr.ctx.Err() != nil }
+
+// Phases of a runner, for the stuck-release warning.
+const (
+	phaseWaitSlot  = "waiting for a load slot"
+	phaseAcquire   = "taking the lease"
+	phaseLoad      = "loading the log"
+	phaseRetry     = "pausing before a retry of the load"
+	phaseServe     = "serving"
+	phaseDrain     = "hand-off: flushing the buffer"
+	phaseFinalSnap = "hand-off: writing the final snapshot"
+	phaseSend      = "hand-off: sending the final state"
+	phaseFlusher   = "hand-off: waiting for the flusher"
+	phaseRelease   = "hand-off: releasing the lease"
+)
+
+func (sr *shardRun) setPhase(p string) { sr.phase.Store(&p) }
+
+func (sr *shardRun) phaseNow() string {
+	if p := sr.phase.Load(); p != nil {
+		return *p
+	}
+	return "starting"
+}
+
+// stuckRelease is how long a released runner may take to end before the
+// node warns about it (its hand-off is bounded by about 10 s plus Olric
+// call timeouts).
+const stuckRelease = 30 * time.Second
 
 func (sr *shardRun) kickFlush() {
 	select {
@@ -124,11 +166,13 @@ func (sr *shardRun) run() {
 		// 1. Take the lease and load, a bounded number of shards at a time
 		// so that a node gaining a hundred shards does not let leases run
 		// out while their loads queue up behind each other.
+		sr.setPhase(phaseWaitSlot)
 		select {
 		case n.loadSlots <- struct{}{}:
 		case <-sr.ctx.Done():
 			return
 		}
+		sr.setPhase(phaseAcquire)
 		l, ok := sr.acquire(rules)
 		if !ok {
 			<-n.loadSlots
@@ -147,6 +191,7 @@ func (sr *shardRun) run() {
 		// the lease and what the previous owner handed over, requeue what
 		// ran on nodes that are gone, and write a snapshot at the new epoch
 		// so that the log is whole on the current members.
+		sr.setPhase(phaseLoad)
 		loaded, err := sr.load(l)
 		<-n.loadSlots
 		if err != nil {
@@ -162,6 +207,7 @@ func (sr *shardRun) run() {
 			if errors.Is(err, errSnapshotMissing) {
 				pause = time.Second
 			}
+			sr.setPhase(phaseRetry)
 			select {
 			case <-sr.ctx.Done():
 				return
@@ -176,6 +222,7 @@ func (sr *shardRun) run() {
 
 		// 3. Serve until the plan moves the shard away (hand off) or the
 		// lease is lost (keep the state, take the lease again).
+		sr.setPhase(phaseServe)
 		if sr.serve(rules) {
 			return
 		}
@@ -750,12 +797,14 @@ func (sr *shardRun) handoff(flushDone chan struct{}) {
 		return
 	}
 	sr.serving = false
+	sr.releasing = true // the flusher drains the buffer until handoff is done
 	jobsOut := 0
 	if sr.shard != nil {
 		jobsOut = sr.shard.Len()
 	}
 	sr.mu.Unlock()
 	// The flusher keeps running while releasing is set: drain the buffer.
+	sr.setPhase(phaseDrain)
 	deadline := time.Now().Add(5 * time.Second)
 	for time.Now().Before(deadline) {
 		sr.mu.Lock()
@@ -773,6 +822,7 @@ func (sr *shardRun) handoff(flushDone chan struct{}) {
 	}
 	// The final snapshot is what the next owner reads if it does not get
 	// the hand-off message: retry it for a while if Olric refuses writes.
+	sr.setPhase(phaseFinalSnap)
 	for wait := 100 * time.Millisecond; !sr.snapshot() && time.Now().Before(deadline.Add(5*time.Second)); wait = min(2*wait, time.Second) {
 		select {
 		case <-n.ctx.Done():
@@ -791,9 +841,12 @@ func (sr *shardRun) handoff(flushDone chan struct{}) {
 	}
 	sr.shard = nil
 	sr.mu.Unlock()
+	sr.setPhase(phaseSend)
 	n.sendHandoff(sr.id, l.Epoch, final)
+	sr.setPhase(phaseFlusher)
 	sr.kickFlush() // lets the flusher see it is done
 	<-flushDone
+	sr.setPhase(phaseRelease)
 	if ls := n.leaseStore(); ls != nil {
 		ctx, cancel := sr.opCtx()
 		if err := ls.Release(ctx, l); err != nil {
@@ -812,6 +865,11 @@ func (sr *shardRun) finish() {
 	defer n.mu.Unlock()
 	if n.shards[sr.id] == sr {
 		delete(n.shards, sr.id)
+	}
+	delete(n.retiring, sr)
+	if sr.warned {
+		n.log.Info().Int("shard", sr.id).Dur("took", time.Since(time.Unix(0, sr.releasedAt.Load()))).
+			Msg("a released shard runner ended after all")
 	}
 	if n.ctx.Err() != nil || n.State() != StateActive {
 		return
