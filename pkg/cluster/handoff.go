@@ -40,7 +40,16 @@ const handoffTTL = 5 * time.Minute
 
 // sendHandoff publishes the shard's final state before its lease is
 // released.
+//
+// While the node merges into another cluster (heal) the state is kept for
+// the export instead: this cluster's nodes are not where it must go.
 func (n *Node) sendHandoff(shard int, epoch uint64, final []jobs.Job) {
+	if n.State() == StateMerging {
+		n.handoffMu.Lock()
+		n.mergeExport = append(n.mergeExport, final...)
+		n.handoffMu.Unlock()
+		return
+	}
 	data, err := json.Marshal(handoffMsg{Shard: shard, Epoch: epoch, Data: jobs.EncodeSnapshot(final)})
 	if err != nil {
 		return

@@ -259,25 +259,42 @@ func (n *Node) heal(other otherCluster) {
 	}
 	waitUntil(time.Now().Add(5*time.Second), func() bool { return n.exec.Running() == 0 })
 
-	// Export everything this node holds and stop its shards without writing.
-	var exported []jobs.Job
+	// Export everything this node holds and stop its shards without
+	// writing. lost moves each served state into what the runner keeps;
+	// a runner ends by handing that over, and so does a load still in
+	// flight (its hand-off); while merging, hand-offs are collected for
+	// the export instead of sent (sendHandoff). A runner cut off from
+	// Olric keeps failing its loads: its jobs are only there.
 	n.mu.Lock()
 	srs := make([]*shardRun, 0, len(n.shards)+len(n.retiring))
 	for _, sr := range n.shards {
 		srs = append(srs, sr)
 	}
 	for sr := range n.retiring {
-		srs = append(srs, sr) // still handing off: its state goes along too
+		srs = append(srs, sr)
 	}
 	n.mu.Unlock()
 	for _, sr := range srs {
-		sr.mu.Lock()
-		if sr.shard != nil {
-			exported = append(exported, sr.shard.Jobs()...)
-		}
-		sr.mu.Unlock()
 		sr.lost("merging into cluster " + other.ID)
 		sr.cancel()
+	}
+	if !waitUntil(time.Now().Add(15*time.Second), func() bool {
+		n.mu.Lock()
+		defer n.mu.Unlock()
+		return len(n.shards)+len(n.retiring) == 0
+	}) {
+		n.log.Warn().Msg("merging: some shard runners did not end within 15 s; exporting what they hold now")
+	}
+	n.handoffMu.Lock()
+	exported := n.mergeExport
+	n.mergeExport = nil
+	for s, ho := range n.handoffs {
+		exported = append(exported, ho.jobs...) // received, not loaded yet
+		delete(n.handoffs, s)
+	}
+	n.handoffMu.Unlock()
+	for _, sr := range srs {
+		exported = append(exported, sr.heldJobs()...) // runners that did not end
 	}
 
 	// Import into the other cluster, routed by its placement.

@@ -102,6 +102,9 @@ type Node struct {
 
 	handoffMu sync.Mutex
 	handoffs  map[int]handoff // final states handed over, by shard
+	// mergeExport collects the hand-offs of runners ending while the node
+	// merges into another cluster (heal exports them).
+	mergeExport []jobs.Job
 
 	lastPrune time.Time // dispatch loop only
 

@@ -161,6 +161,7 @@ func (sr *shardRun) run() {
 	n := sr.n
 	defer n.wg.Done()
 	defer sr.finish()
+	defer sr.handKeptOver()
 	rules := sr.rules()
 	for {
 		// 1. Take the lease and load, a bounded number of shards at a time
@@ -176,16 +177,7 @@ func (sr *shardRun) run() {
 		l, ok := sr.acquire(rules)
 		if !ok {
 			<-n.loadSlots
-			// Moved away while this node was taking the lease again: what it
-			// still held goes to the new owner.
-			sr.mu.Lock()
-			kept := sr.kept
-			sr.kept = nil
-			sr.mu.Unlock()
-			if kept != nil {
-				n.sendHandoff(sr.id, 0, kept)
-			}
-			return
+			return // moved away while taking the lease (again)
 		}
 		// 2. Load the shard's log, adopt what this node held before it lost
 		// the lease and what the previous owner handed over, requeue what
@@ -231,6 +223,34 @@ func (sr *shardRun) run() {
 		}
 		n.log.Info().Int("shard", sr.id).Msg("taking the shard's lease again; the state held here is kept and merged")
 	}
+}
+
+// handKeptOver sends what the runner still keeps from a lost lease to
+// the shard's next owner when the runner ends without having merged it
+// (moved away while it was taking the lease again, waiting for a load
+// slot, or pausing between loads): that state can hold jobs the log in
+// Olric does not have (a write acknowledged with one copy, on a member
+// that is gone), and nobody else has it.
+func (sr *shardRun) handKeptOver() {
+	sr.mu.Lock()
+	kept := sr.kept
+	sr.kept = nil
+	sr.mu.Unlock()
+	if kept != nil && sr.n.ctx.Err() == nil {
+		sr.n.sendHandoff(sr.id, 0, kept)
+	}
+}
+
+// heldJobs returns every job state the runner holds: the served shard's,
+// and what it kept from a lost lease and has not merged yet.
+func (sr *shardRun) heldJobs() []jobs.Job {
+	sr.mu.Lock()
+	defer sr.mu.Unlock()
+	var out []jobs.Job
+	if sr.shard != nil {
+		out = sr.shard.Jobs()
+	}
+	return append(out, sr.kept...)
 }
 
 // serve renews the lease while the shard is served. It returns true after

@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"sort"
 	"sync"
 	"syscall"
@@ -30,6 +31,7 @@ func main() {
 	worker := flag.String("worker", "", "worker binary (default: built from ./cmd/worker)")
 	rate := flag.Int("rate", 200, "jobs coming due per second during a run")
 	shards := flag.Int("shards", 256, "the cluster's shard count")
+	logs := flag.String("logs", "", "keep each node's log (info level) in this directory as run<R>-<ip>.log")
 	flag.Parse()
 	if *worker == "" {
 		bin, cleanup, err := measure.BuildWorker("shoal-failover-")
@@ -41,7 +43,7 @@ func main() {
 	}
 	var figures []time.Duration
 	for r := 1; r <= *runs; r++ {
-		d, err := once(*worker, *prefix, *rate, *shards)
+		d, err := once(*worker, *prefix, *rate, *shards, *logs, r)
 		if err != nil {
 			fmt.Printf("run %2d: %v\n", r, err)
 			continue
@@ -66,7 +68,7 @@ func fail(err error) {
 	os.Exit(1)
 }
 
-func once(worker, prefix string, rate, shards int) (time.Duration, error) {
+func once(worker, prefix string, rate, shards int, logs string, run int) (time.Duration, error) {
 	var ips []string
 	for i := 1; i <= 3; i++ {
 		ips = append(ips, fmt.Sprintf("%s.%d", prefix, i))
@@ -80,8 +82,20 @@ func once(worker, prefix string, rate, shards int) (time.Duration, error) {
 		}
 	}()
 	for _, ip := range ips {
-		cmd := exec.Command(worker, "--advertise-addr", ip, "--peers", peers, "--shards", fmt.Sprint(shards), "--log-level", "warn")
+		level := "warn"
+		if logs != "" {
+			level = "info"
+		}
+		cmd := exec.Command(worker, "--advertise-addr", ip, "--peers", peers, "--shards", fmt.Sprint(shards), "--log-level", level)
 		cmd.Env = append(os.Environ(), "SHOAL_SECRET=")
+		if logs != "" {
+			f, err := os.Create(filepath.Join(logs, fmt.Sprintf("run%d-%s.log", run, ip)))
+			if err != nil {
+				return 0, err
+			}
+			defer f.Close()
+			cmd.Stdout, cmd.Stderr = f, f
+		}
 		if err := cmd.Start(); err != nil {
 			return 0, err
 		}
@@ -155,6 +169,9 @@ func once(worker, prefix string, rate, shards int) (time.Duration, error) {
 		return 0, fmt.Errorf("the victim ran no job before the kill")
 	}
 	_ = procs[2].Process.Signal(syscall.SIGKILL)
+	if logs != "" {
+		fmt.Printf("run %2d: killed %s at %s\n", run, victim, killedAt.UTC().Format("15:04:05.000"))
+	}
 	select {
 	case <-done:
 	case <-time.After(60 * time.Second):
