@@ -85,8 +85,17 @@ type Config struct {
 	// MaxSettle caps the coalescing delay.
 	MaxSettle time.Duration
 
-	// FlushInterval is the group-commit period of a shard's log.
+	// FlushInterval is the group-commit period of a shard's log when a
+	// caller waits for the records (a submit or a cancel is acknowledged
+	// once they are written).
 	FlushInterval time.Duration
+	// FlushLazyInterval is the group-commit period when nobody waits: the
+	// start and end of attempts, requeues, pruning. Longer windows put
+	// more records in each segment (one Olric write each), which is where
+	// a busy node's time goes; the price is at-least-once over that
+	// window: a crash within it can lose a finish record, and the job then
+	// runs again. At least FlushInterval.
+	FlushLazyInterval time.Duration
 	// FlushMaxRecords flushes a shard's log early when this many records wait.
 	FlushMaxRecords int
 	// SnapshotRecords compacts a shard (snapshot + drop segments) after this
@@ -141,6 +150,7 @@ func DefaultConfig() Config {
 		Settle:            300 * time.Millisecond,
 		MaxSettle:         3 * time.Second,
 		FlushInterval:     2 * time.Millisecond,
+		FlushLazyInterval: 20 * time.Millisecond,
 		FlushMaxRecords:   512,
 		SnapshotRecords:   20000,
 		LogRecheck:        3 * time.Second,
@@ -191,6 +201,9 @@ func (c *Config) Validate() error {
 	}
 	if c.FlushInterval <= 0 || c.FlushMaxRecords < 1 || c.SnapshotRecords < 1 {
 		return invalid("flush interval, flush max records and snapshot records must be positive")
+	}
+	if c.FlushLazyInterval < c.FlushInterval {
+		return invalid("lazy flush interval %s must be at least the flush interval %s (default 20ms)", c.FlushLazyInterval, c.FlushInterval)
 	}
 	if c.LogRecheck <= 0 {
 		return invalid("log recheck %s must be positive (default 3s)", c.LogRecheck)

@@ -18,6 +18,7 @@ func TestFlusherEndsWhenReleasedJustAfterLost(t *testing.T) {
 	defer cancel()
 	n := &Node{ctx: ctx, log: zerolog.Nop()}
 	n.cfg.FlushInterval = 50 * time.Millisecond // the window the release lands in
+	n.cfg.FlushLazyInterval = 50 * time.Millisecond
 	n.cfg.SnapshotRecords = 1 << 30
 	sr := newShardRun(n, 137)
 	sr.serving = true

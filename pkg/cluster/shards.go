@@ -42,7 +42,10 @@ type shardRun struct {
 	snapReq   bool
 	missing   map[string]time.Time // running jobs their runner does not list
 	kept      []jobs.Job           // state held when the lease was lost
-	snapMiss  time.Time            // first load that found no snapshot where one must be (zero: none)
+	// keptEpoch is the lease epoch kept was served at (0: kept is not one
+	// whole served state, e.g. after a failed load merged a hand-off in).
+	keptEpoch uint64
+	snapMiss  time.Time // first load that found no snapshot where one must be (zero: none)
 	// failedEpochs are the lease epochs this node took for the shard whose
 	// load failed, since its last successful load: no holder served at
 	// them (a load writes nothing before it succeeds).
@@ -54,10 +57,11 @@ type shardRun struct {
 	releasedAt atomic.Int64
 	warned     bool // the stuck-release warning was logged (node mu)
 
-	kick chan struct{}
-	full chan struct{}
-	wake chan struct{} // a hand-off for the shard arrived: try the lease now
-	idle chan struct{} // closed and replaced by the flusher when the buffer is empty
+	kick   chan struct{}
+	full   chan struct{}
+	urgent chan struct{} // a waiter came: a lazy flush window is cut short
+	wake   chan struct{} // a hand-off for the shard arrived: try the lease now
+	idle   chan struct{} // closed and replaced by the flusher when the buffer is empty
 }
 
 func newShardRun(n *Node, id int) *shardRun {
@@ -66,6 +70,7 @@ func newShardRun(n *Node, id int) *shardRun {
 		n: n, id: id, ctx: ctx, cancel: cancel,
 		kick:    make(chan struct{}, 1),
 		full:    make(chan struct{}, 1),
+		urgent:  make(chan struct{}, 1),
 		wake:    make(chan struct{}, 1),
 		missing: map[string]time.Time{},
 	}
@@ -392,6 +397,35 @@ func handoffIsLatest(ho, lease uint64, own []uint64) bool {
 	return true
 }
 
+// Where a load takes the shard's state from.
+const (
+	fromLog     = iota // the snapshot and segments in Olric, merged with anything held
+	fromHandoff        // the previous holder's hand-off alone
+	fromKept           // what this node kept when it lost the lease
+)
+
+// loadSource decides where a load at lease epoch lease takes the shard's
+// state from. own are the epochs of this node's failed loads since.
+//
+//   - fromHandoff: a graceful move straight from the previous holder (its
+//     hand-off is the latest state, nothing kept here): its final state is
+//     the whole shard and its final snapshot is in Olric already.
+//   - fromKept: this node lost the lease and took it back with nobody
+//     serving in between, and no hand-off came: what it kept is the whole
+//     shard. The log is not read: after members left, Olric may not have
+//     the snapshot any more (a 6 -> 1 scale-down left 71 shards waiting 2
+//     minutes for it this way). The load writes a snapshot instead.
+//   - fromLog otherwise.
+func loadSource(haveHandoff bool, hoEpoch uint64, haveKept bool, keptEpoch, lease uint64, own []uint64) int {
+	switch {
+	case haveHandoff && !haveKept && handoffIsLatest(hoEpoch, lease, own):
+		return fromHandoff
+	case !haveHandoff && haveKept && handoffIsLatest(keptEpoch, lease, own):
+		return fromKept
+	}
+	return fromLog
+}
+
 // jitter spreads d by up to ±20% so that shards waiting together do not
 // retry in lockstep.
 func jitter(d time.Duration) time.Duration {
@@ -411,8 +445,8 @@ func (sr *shardRun) load(l lease.Lease) (loaded int, err error) {
 	}
 	shard := jobs.NewShard(sr.id, n.cfg.Shard)
 	sr.mu.Lock()
-	kept := sr.kept
-	sr.kept = nil
+	kept, keptEpoch := sr.kept, sr.keptEpoch
+	sr.kept, sr.keptEpoch = nil, 0
 	sr.mu.Unlock()
 	ho, haveHandoff := n.takeHandoff(sr.id)
 	defer func() {
@@ -422,16 +456,22 @@ func (sr *shardRun) load(l lease.Lease) (loaded int, err error) {
 		// The load is retried: what this node held and what the previous
 		// owner handed over must still be there for the next try.
 		sr.mu.Lock()
+		if sr.kept == nil {
+			sr.keptEpoch = keptEpoch
+		} else {
+			sr.keptEpoch = 0
+		}
 		sr.kept = append(sr.kept, kept...)
 		sr.mu.Unlock()
 		if haveHandoff {
 			n.restoreHandoff(sr.id, ho)
 		}
 	}()
-	if haveHandoff && kept == nil && handoffIsLatest(ho.epoch, l.Epoch, sr.failedEpochs) {
-		// Graceful move straight from the previous holder: its final state
-		// is the whole shard and its final snapshot is in Olric already.
-		return sr.serveFrom(shard, l, ho.epoch, ho.jobs)
+	switch loadSource(haveHandoff, ho.epoch, kept != nil, keptEpoch, l.Epoch, sr.failedEpochs) {
+	case fromHandoff:
+		return sr.serveFrom(shard, l, ho.epoch, ho.jobs, false)
+	case fromKept:
+		return sr.serveFrom(shard, l, keptEpoch, kept, true)
 	}
 	ctx, cancel := context.WithTimeout(n.ctx, 10*time.Second)
 	defer cancel()
@@ -544,16 +584,22 @@ func (sr *shardRun) putLoadSnapshot(ctx context.Context, store jobs.LogStore, sh
 
 // serveFrom starts serving a shard from a hand-off: the previous holder's
 // final state, no log to read.
-func (sr *shardRun) serveFrom(shard *jobs.Shard, l lease.Lease, hoEpoch uint64, js []jobs.Job) (int, error) {
+//
+// snap writes a snapshot at the epoch served first; it is written anyway
+// when the lease epoch is not above hoEpoch.
+func (sr *shardRun) serveFrom(shard *jobs.Shard, l lease.Lease, hoEpoch uint64, js []jobs.Job, snap bool) (int, error) {
 	for _, j := range js {
 		shard.Adopt(j)
 	}
 	epoch := l.Epoch
-	if epoch <= hoEpoch {
+	lostCounter := epoch <= hoEpoch
+	if lostCounter {
 		// Olric lost the epoch counter: log above the hand-off's epoch, and
 		// write a snapshot there first, so that the next load (which starts
 		// from the newest snapshot) reads this node's segments.
 		epoch = hoEpoch + 1
+	}
+	if lostCounter || snap {
 		store := sr.n.logStore()
 		if store == nil {
 			return 0, ErrStopped
@@ -564,8 +610,10 @@ func (sr *shardRun) serveFrom(shard *jobs.Shard, l lease.Lease, hoEpoch uint64, 
 		if err != nil {
 			return 0, err
 		}
-		sr.n.log.Warn().Int("shard", sr.id).Uint64("lease_epoch", l.Epoch).Uint64("handoff_epoch", hoEpoch).
-			Msg("lease epoch is not above the hand-off's (Olric lost the epoch counter); serving the hand-off above it")
+		if lostCounter {
+			sr.n.log.Warn().Int("shard", sr.id).Uint64("lease_epoch", l.Epoch).Uint64("handoff_epoch", hoEpoch).
+				Msg("lease epoch is not above the hand-off's (Olric lost the epoch counter); serving the hand-off above it")
+		}
 	}
 	recs := sr.requeueGone(shard)
 	sr.install(shard, l, epoch, recs)
@@ -613,6 +661,10 @@ func (sr *shardRun) appendLocked(recs ...jobs.Record) chan error {
 	sr.buf = append(sr.buf, recs...)
 	ch := make(chan error, 1)
 	sr.waiters = append(sr.waiters, ch)
+	select {
+	case sr.urgent <- struct{}{}:
+	default:
+	}
 	if len(sr.buf) >= sr.n.cfg.FlushMaxRecords {
 		select {
 		case sr.full <- struct{}{}:
@@ -640,15 +692,30 @@ func (sr *shardRun) flushLoop() {
 			sr.failWaiters(ErrStopped)
 			return
 		}
-		// Let a little more gather unless the buffer is already full.
-		if n.cfg.FlushInterval > 0 {
-			t := time.NewTimer(n.cfg.FlushInterval)
-			select {
-			case <-t.C:
-			case <-sr.full:
-				t.Stop()
+		// Let a little more gather unless the buffer is already full: for
+		// FlushInterval when somebody waits for the records, else for
+		// FlushLazyInterval, cut short to FlushInterval when a waiter comes.
+		sr.mu.Lock()
+		lazy := len(sr.waiters) == 0 && !sr.snapReq && !sr.releasing
+		sr.mu.Unlock()
+		wait := n.cfg.FlushInterval
+		if lazy {
+			wait = n.cfg.FlushLazyInterval
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-t.C:
+		case <-sr.full:
+		case <-sr.urgent:
+			if lazy {
+				t.Reset(n.cfg.FlushInterval)
+				select {
+				case <-t.C:
+				case <-sr.full:
+				}
 			}
 		}
+		t.Stop()
 		for {
 			sr.mu.Lock()
 			if !sr.serving && !sr.releasing {
@@ -795,6 +862,7 @@ func (sr *shardRun) lost(why string) {
 		// Keep what this node knew: if it takes the lease again, this state
 		// (with the records the log never got) is merged into what it loads.
 		sr.kept = sr.shard.Jobs()
+		sr.keptEpoch = sr.lease.Epoch
 	}
 	sr.shard = nil
 	sr.buf = nil

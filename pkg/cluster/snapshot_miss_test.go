@@ -56,3 +56,31 @@ func TestHandoffIsLatest(t *testing.T) {
 		})
 	}
 }
+
+func TestLoadSource(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		haveHO    bool
+		hoEpoch   uint64
+		haveKept  bool
+		keptEpoch uint64
+		lease     uint64
+		own       []uint64
+		want      int
+	}{
+		{"graceful move: hand-off at 7, lease 8", true, 7, false, 0, 8, nil, fromHandoff},
+		{"hand-off, but someone served at 8", true, 7, false, 0, 9, nil, fromLog},
+		{"crash takeover: nothing held", false, 0, false, 0, 5, nil, fromLog},
+		{"lost at 12, took it back at 13", false, 0, true, 12, 13, nil, fromKept},
+		{"lost at 12, own failed loads 13-15, now 16", false, 0, true, 12, 16, []uint64{13, 14, 15}, fromKept},
+		{"lost at 12, another node served at 13", false, 0, true, 12, 14, nil, fromLog},
+		{"kept state not one whole served state (epoch 0)", false, 0, true, 0, 3, []uint64{1, 2}, fromLog},
+		{"kept and a hand-off: merge with the log", true, 12, true, 12, 13, nil, fromLog},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := loadSource(tc.haveHO, tc.hoEpoch, tc.haveKept, tc.keptEpoch, tc.lease, tc.own); got != tc.want {
+				t.Fatalf("loadSource = %d, want %d", got, tc.want)
+			}
+		})
+	}
+}
