@@ -8,7 +8,7 @@
 # Losing an acknowledged job is never retried away: a verdict with lost or
 # unfinished jobs fails at once.
 #
-# SHOAL_DOCKER_GATE=loss (meant for CI; not in .ci/run yet, see there): a suite that fails
+# SHOAL_DOCKER_GATE=loss (CI's setting, see .ci/run): a suite that fails
 # twice WITHOUT losing an acknowledged job is reported on a line starting
 # with "docker: NOT GATING" instead of failing; a loss still fails it.
 set -uo pipefail

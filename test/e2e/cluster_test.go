@@ -14,9 +14,9 @@ import (
 )
 
 // requireClusterSuite skips the multi-node scenarios unless
-// SHOAL_E2E_CLUSTER=1 (make test-cluster): they are not yet reliable enough
-// to gate every change (in one run on a loaded machine a drain of four of
-// five nodes left 20 of 5000 acknowledged jobs unfinished after 3 minutes).
+// SHOAL_E2E_CLUSTER=1 (make test-cluster, which CI runs after make test):
+// they take about 10 minutes and start up to five workers at once, so the
+// quick `make test` leaves them out.
 func requireClusterSuite(t *testing.T) {
 	t.Helper()
 	if os.Getenv("SHOAL_E2E_CLUSTER") != "1" {
@@ -373,8 +373,22 @@ func TestSecret(t *testing.T) {
 	if r.Code == 0 || !strings.Contains(r.Stderr, "SHOAL_SECRET") {
 		t.Fatalf("submit with a wrong secret: exit %d, stderr %q", r.Code, r.Stderr)
 	}
-	r = runSubmitEnv(t, natsURL(a.IP), env, "", "echo", `{"ok":true}`, "--wait")
-	if r.Code != 0 {
-		t.Fatalf("submit with the secret: exit %d, stderr %q", r.Code, r.Stderr)
+	// Accepted with the secret. A refusal as unavailable (a shard between
+	// two holders: the two Olric members still move partitions after the
+	// join, and a lease can lapse meanwhile) is retried, as the message
+	// says to; what this scenario checks is the secret.
+	deadline := time.Now().Add(30 * time.Second)
+	for tries := 1; ; tries++ {
+		r = runSubmitEnv(t, natsURL(a.IP), env, "", "echo", `{"ok":true}`, "--wait")
+		if r.Code == 0 {
+			if tries > 1 {
+				t.Logf("submit with the secret accepted on try %d (refused as unavailable before)", tries)
+			}
+			break
+		}
+		if !strings.Contains(r.Stderr, "(unavailable)") || time.Now().After(deadline) {
+			t.Fatalf("submit with the secret: exit %d, stderr %q", r.Code, r.Stderr)
+		}
+		time.Sleep(500 * time.Millisecond)
 	}
 }
