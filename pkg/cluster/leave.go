@@ -57,10 +57,8 @@ func (n *Node) drain() {
 	// Hand off every shard still held (graceful: flush, snapshot, release).
 	deadline := time.Now().Add(n.cfg.LeaveTimeout)
 	n.mu.Lock()
-	for s, sr := range n.shards {
-		sr.release()
-		n.retiring[sr] = true
-		delete(n.shards, s)
+	for s := range n.shards {
+		n.retireLocked(s)
 	}
 	n.mu.Unlock()
 	for time.Now().Before(deadline) {

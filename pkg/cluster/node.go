@@ -529,20 +529,14 @@ func (n *Node) adopt(members []string) {
 		}
 	}
 	have := map[int]bool{}
-	for s, sr := range n.shards {
-		have[s] = sr.released()
+	for s := range n.shards {
+		have[s] = true
 	}
 	gained, lost = planRunners(want, have)
 	for _, s := range lost {
-		sr := n.shards[s]
-		sr.release()
-		n.retiring[sr] = true
-		delete(n.shards, s)
+		n.retireLocked(s)
 	}
 	for _, s := range gained {
-		if old := n.shards[s]; old != nil {
-			n.retiring[old] = true // released already, still ending
-		}
 		sr := newShardRun(n, s)
 		n.shards[s] = sr
 		n.wg.Add(1)
@@ -566,25 +560,35 @@ func (n *Node) adopt(members []string) {
 	n.maybeFinishRebalanceLocked()
 }
 
+// retireLocked releases the shard's runner and moves it from shards to
+// retiring, where it stays until it has handed the shard off. The caller
+// holds n.mu.
+func (n *Node) retireLocked(s int) {
+	sr := n.shards[s]
+	sr.release()
+	n.retiring[sr] = true
+	delete(n.shards, s)
+}
+
 // planRunners decides which shard runners to start and which to release
-// for the shards the plan wants here (want) and the runners the node has
-// (have: shard -> whether that runner was released already). Both results
-// are sorted.
+// for the shards the plan wants here (want) and the shards the node has a
+// runner for (have). Both results are sorted.
 //
-// A runner that was released and is wanted again is replaced, not waited
-// for: it may still be handing off, or stuck in an Olric call, and the
-// shard would stay unserved until it ends (a 6 -> 1 scale-down left a
-// shard unserved for minutes this way). The lease keeps the two runners
-// apart: the new one takes it once the old one released it or let it
-// expire.
+// A released runner leaves have at once (adopt moves it to retiring), so a
+// shard the plan gives back while its old runner still ends gets a new
+// runner rather than waiting for it: the old one may still be handing off,
+// or stuck in an Olric call, and the shard would stay unserved until it
+// ends (a 6 -> 1 scale-down left a shard unserved for minutes this way).
+// The lease keeps the two runners apart: the new one takes it once the old
+// one released it or let it expire.
 func planRunners(want, have map[int]bool) (start, release []int) {
 	for s := range want {
-		if released, ok := have[s]; !ok || released {
+		if !have[s] {
 			start = append(start, s)
 		}
 	}
-	for s, released := range have {
-		if !want[s] && !released {
+	for s := range have {
+		if !want[s] {
 			release = append(release, s)
 		}
 	}

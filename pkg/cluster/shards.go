@@ -109,9 +109,6 @@ func (sr *shardRun) release() {
 	sr.cancel()
 }
 
-// released tells whether release was asked.
-func (sr *shardRun) released() bool { return sr.ctx.Err() != nil }
-
 // Phases of a runner, for the stuck-release warning.
 const (
 	phaseWaitSlot  = "waiting for a load slot"
@@ -456,12 +453,7 @@ func (sr *shardRun) load(l lease.Lease) (loaded int, err error) {
 		// The load is retried: what this node held and what the previous
 		// owner handed over must still be there for the next try.
 		sr.mu.Lock()
-		if sr.kept == nil {
-			sr.keptEpoch = keptEpoch
-		} else {
-			sr.keptEpoch = 0
-		}
-		sr.kept = append(sr.kept, kept...)
+		sr.kept, sr.keptEpoch = kept, keptEpoch // nothing else sets kept while no state is served
 		sr.mu.Unlock()
 		if haveHandoff {
 			n.restoreHandoff(sr.id, ho)
@@ -548,12 +540,11 @@ func (sr *shardRun) load(l lease.Lease) (loaded int, err error) {
 	// owner handed over, win over an older log (Olric's reads can also miss
 	// keys while its partitions move).
 	adopted := 0
-	if haveHandoff {
-		kept = append(kept, ho.jobs...)
-	}
-	for _, j := range kept {
-		if _, changed := shard.Adopt(j); changed {
-			adopted++
+	for _, js := range [][]jobs.Job{kept, ho.jobs} { // ho.jobs is nil without a hand-off
+		for _, j := range js {
+			if _, changed := shard.Adopt(j); changed {
+				adopted++
+			}
 		}
 	}
 	recs := sr.requeueGone(shard)
